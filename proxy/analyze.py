@@ -1,0 +1,71 @@
+"""``proxylens analyze FILE.har``: the live pipeline, offline, on any HAR."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import IO
+
+from .har_reader import HarError, exchange_from_har, iter_entries
+from .loader import ScriptError
+from .pipeline import Result
+from .plainlog import Tally, exchange_line, summary_text
+from .worker import build_pipeline
+
+EXIT_OK, EXIT_USAGE = 0, 2
+
+
+def _report_entry(index: int, result: Result) -> dict:
+    ex = result.exchange
+    return {
+        "index": index,
+        "url": ex.request.url,
+        "method": ex.request.method,
+        "status": ex.response.status if ex.response else 0,
+        "error": ex.error.message if ex.error else None,
+        "facts": result.facts,
+        "findings": [f.to_json() for f in result.findings],
+    }
+
+
+def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (), out: IO[str] = sys.stdout) -> int:
+    try:
+        pipeline = build_pipeline(scripts)
+    except ScriptError as exc:
+        print(f"proxylens: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    tally = Tally()
+    problems: list[str] = []
+    fatal: str | None = None
+    if as_json:
+        out.write('{"file": ' + json.dumps(path) + ', "entries": [')
+    first = True
+    try:
+        for entry in iter_entries(path):
+            try:
+                exchange = exchange_from_har(entry)
+            except HarError as exc:
+                problems.append(str(exc))
+                continue
+            result = pipeline.run(exchange)
+            tally.add(result)
+            if as_json:
+                out.write(("\n" if first else ",\n") + json.dumps(_report_entry(entry.index, result), default=str))
+                first = False
+            else:
+                out.write(exchange_line(result) + "\n")
+                for f in sorted(result.findings, key=lambda f: -f.severity.rank):
+                    out.write(f"    {f.severity.value:7} {f.rule}: {f.summary}\n")
+    except HarError as exc:
+        fatal = str(exc)
+    if as_json:
+        out.write("\n], " + json.dumps({"summary": tally.as_dict(), "problems": problems, "error": fatal})[1:] + "\n")
+    else:
+        out.write(summary_text(tally, None, None) + "\n")
+    out.flush()
+    for problem in problems:
+        print(f"proxylens: skipped {problem}", file=sys.stderr)
+    if fatal:
+        print(f"proxylens: error: {fatal}", file=sys.stderr)
+        return EXIT_USAGE
+    return EXIT_OK

@@ -1,0 +1,122 @@
+"""The ``proxylens`` command line. Exit codes: 0 pass, 1 policy failed,
+2 usage or configuration error, 3 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from . import __version__
+from .runner import EXIT_USAGE, ProxyConfig, run_proxy
+from .snapshot import BodyCapture
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep our wording
+        self.print_usage(sys.stderr)
+        print(f"proxylens: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    t = text.strip().lower().rstrip("b")
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 512k, 1m)") from None
+
+
+def mode(text: str) -> str:
+    from mitmproxy.proxy.mode_specs import ProxyMode
+
+    kind = text.split(":", 1)[0].split("@", 1)[0]
+    if kind not in ("regular", "reverse", "upstream", "socks5"):
+        raise argparse.ArgumentTypeError(f"unsupported mode {text!r}: use regular, reverse:URL, upstream:URL or socks5")
+    try:
+        ProxyMode.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"invalid mode {text!r}: {exc}") from None
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="proxylens", description="An HTTP(S) debugging proxy that explains every exchange.")
+    parser.add_argument("--version", action="version", version=f"proxylens {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("proxy", help="run the proxy until Ctrl-C (SIGINT) or SIGTERM")
+    p.add_argument("--listen-host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--listen-port", type=int, default=8080, help="port to bind (default 8080; 0 picks a free one)")
+    p.add_argument("--mode", type=mode, default="regular", help="regular | reverse:URL | upstream:URL | socks5")
+    p.add_argument("--har", metavar="FILE", help="stream every exchange into this HAR file")
+    p.add_argument("--quiet", action="store_true", help="no per-exchange lines, only the summary")
+    p.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
+                   help="a Python file with proxylens analyzers and/or mitmproxy addons (repeatable)")
+    p.add_argument("--keep-secrets", action="store_true",
+                   help="do not redact Authorization, cookies, tokens and JWT signatures in the HAR")
+    p.add_argument("--body-capture", choices=["none", "text", "all"], default="text",
+                   help="bodies kept for the HAR: none, textual ones up to --max-body (default), or all")
+    p.add_argument("--max-body", type=size, default="1m", metavar="SIZE",
+                   help="cap for textual bodies in the HAR (default 1m)")
+    p.add_argument("--ssl-insecure", action="store_true",
+                   help="do not verify upstream certificates (the verdict is still recorded)")
+
+    a = sub.add_parser("analyze", help="analyze a HAR file from any browser or tool")
+    a.add_argument("file", metavar="FILE.har")
+    a.add_argument("--json", action="store_true", help="print a machine-readable report")
+    a.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
+                   help="a Python file with extra analyzers (repeatable)")
+
+    r = sub.add_parser("rules", help="list every rule with its default severity and reference")
+    r.add_argument("--json", action="store_true")
+    return parser
+
+
+def cmd_rules(as_json: bool) -> int:
+    from addons import builtin_analyzers
+
+    from .findings import catalog
+
+    builtin_analyzers()  # importing the analyzers registers their rules
+    rules = list(catalog)
+    if as_json:
+        print(json.dumps([{"id": r.id, "severity": r.severity.value, "category": r.category,
+                           "summary": r.summary, "reference": r.reference} for r in rules], indent=2))
+        return 0
+    width = max(len(r.id) for r in rules)
+    for r in rules:
+        print(f"{r.id:{width}}  {r.severity.value:7}  {r.summary}")
+        if r.reference:
+            print(f"{'':{width}}           {r.reference}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "proxy":
+        return run_proxy(ProxyConfig(
+            listen_host=args.listen_host,
+            listen_port=args.listen_port,
+            mode=args.mode,
+            har=args.har,
+            quiet=args.quiet,
+            scripts=tuple(args.scripts),
+            redact=not args.keep_secrets,
+            capture=BodyCapture(args.body_capture, args.max_body),
+            ssl_insecure=args.ssl_insecure,
+        ))
+    if args.command == "analyze":
+        from .analyze import analyze
+
+        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts))
+    if args.command == "rules":
+        return cmd_rules(args.json)
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,163 @@
+"""Finding, Severity and the rule catalog: the contract reports depend on.
+
+Every rule has one entry in the catalog with its default severity, category
+and reference; analyzers create findings through their Rule, so a finding can
+never name a rule that ``proxylens rules`` does not list.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterator, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+RULE_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+JSONScalar = Union[str, int, float, bool, None]
+
+
+class Severity(str, Enum):
+    """Ordered: good < info < warning < error. Say what is right, too."""
+
+    GOOD = "good"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Severity):
+            return NotImplemented
+        return self.rank >= other.rank
+
+
+_RANK = {Severity.GOOD: 0, Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
+
+
+class Finding(BaseModel):
+    """One judgement about one exchange."""
+
+    model_config = ConfigDict(frozen=True, use_enum_values=False)
+
+    rule: str = Field(description="stable id, category.kebab-name")
+    severity: Severity
+    category: str
+    summary: str
+    detail: str = ""
+    subject: str = ""
+    evidence: dict[str, JSONScalar] = Field(default_factory=dict)
+    reference: str = ""
+
+    @field_validator("rule")
+    @classmethod
+    def _rule_id(cls, value: str) -> str:
+        if not RULE_ID.match(value):
+            raise ValueError(f"rule id {value!r} is not of the form category.kebab-name")
+        return value
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A catalog entry. ``summary`` is the rule's generic one-line description."""
+
+    id: str
+    severity: Severity
+    summary: str
+    reference: str = ""
+    detail: str = ""
+    category: str = ""
+
+    def __post_init__(self) -> None:
+        if not RULE_ID.match(self.id):
+            raise ValueError(f"rule id {self.id!r} is not of the form category.kebab-name")
+        if not self.category:
+            object.__setattr__(self, "category", self.id.split(".", 1)[0])
+
+    def finding(
+        self,
+        summary: str | None = None,
+        *,
+        detail: str | None = None,
+        subject: str = "",
+        evidence: dict[str, JSONScalar] | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            rule=self.id,
+            severity=severity or self.severity,
+            category=self.category,
+            summary=summary or self.summary,
+            detail=self.detail if detail is None else detail,
+            subject=subject,
+            evidence=evidence or {},
+            reference=self.reference,
+        )
+
+
+class Catalog:
+    """The registry of every rule, built-in and custom."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, Rule] = {}
+
+    def register(self, rule: Rule) -> Rule:
+        existing = self._rules.get(rule.id)
+        if existing is not None and existing != rule:
+            raise ValueError(f"rule {rule.id!r} is already registered with a different definition")
+        self._rules[rule.id] = rule
+        return rule
+
+    def rule(self, id: str, severity: Severity | str, summary: str, *, reference: str = "", detail: str = "",
+             category: str = "") -> Rule:
+        """Define and register a rule in one step."""
+        return self.register(Rule(id, Severity(severity), summary, reference, detail, category))
+
+    def get(self, id: str) -> Rule | None:
+        return self._rules.get(id)
+
+    def __contains__(self, id: object) -> bool:
+        return id in self._rules
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self._rules.values(), key=lambda r: r.id))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+
+catalog = Catalog()
+
+ANALYZER_ERROR = catalog.rule(
+    "proxylens.analyzer-error",
+    Severity.WARNING,
+    "An analyzer raised an exception; its verdict for this exchange is missing.",
+    detail=(
+        "The exchange itself was proxied and recorded normally; only this analyzer's facts and "
+        "findings are missing. If the analyzer is a custom check, fix the exception shown in the "
+        "evidence; if it is built in, please report it with the HAR entry."
+    ),
+)

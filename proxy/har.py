@@ -1,0 +1,245 @@
+"""Exchange + analysis -> one HAR 1.2 entry (dict), redacted unless told otherwise.
+
+HAR 1.2: http://www.softwareishard.com/blog/har-12-spec/ . Extensions use a
+leading underscore, as the spec allows: ``_proxylens``, ``_error``,
+``_serverPort`` and Playwright's ``_securityDetails``.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from . import redact as R
+from .bodies import body_text
+from .findings import Finding, Severity
+from .models import Exchange, Headers, ServerTLS
+from .pipeline import Result
+
+HAR_VERSION = "1.2"
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _headers(headers: Headers, redact: bool) -> list[dict]:
+    if redact:
+        return [{"name": k, "value": R.redact_header(k, v)} for k, v in headers]
+    return [{"name": k, "value": v} for k, v in headers]
+
+
+def request_cookies(headers: Headers) -> list[tuple[str, str]]:
+    pairs = []
+    for line in headers.get_all("cookie"):
+        for part in line.split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name:
+                pairs.append((name, value))
+    return pairs
+
+
+def response_cookies(headers: Headers, redact: bool) -> list[dict]:
+    cookies = []
+    for line in headers.get_all("set-cookie"):
+        first, *attrs = line.split(";")
+        name, sep, value = first.strip().partition("=")
+        if not sep or not name:
+            continue
+        cookie: dict[str, Any] = {"name": name, "value": R.REDACTED if redact else value}
+        for attr in attrs:
+            key, _, val = attr.strip().partition("=")
+            key = key.lower()
+            if key in ("path", "domain"):
+                cookie[key] = val
+            elif key == "expires":
+                # HAR wants ISO 8601; Set-Cookie carries an HTTP-date (RFC 6265 section 5.1.1).
+                try:
+                    cookie["expires"] = parsedate_to_datetime(val).isoformat()
+                except (TypeError, ValueError, IndexError):
+                    cookie["_expires"] = val
+            elif key == "httponly":
+                cookie["httpOnly"] = True
+            elif key == "secure":
+                cookie["secure"] = True
+        cookies.append(cookie)
+    return cookies
+
+
+def _pairs(pairs: list[tuple[str, str]]) -> list[dict]:
+    return [{"name": k, "value": v} for k, v in pairs]
+
+
+@functools.lru_cache(maxsize=256)
+def _security_details(leaf_der: bytes, protocol: str | None) -> dict:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    cert = x509.load_der_x509_certificate(leaf_der)
+
+    def cn(name: x509.Name) -> str:
+        attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(attrs[0].value) if attrs else name.rfc4514_string()
+
+    return {
+        "protocol": (protocol or "").replace("TLSv", "TLS "),
+        "subjectName": cn(cert.subject),
+        "issuer": cn(cert.issuer),
+        "validFrom": int(cert.not_valid_before_utc.timestamp()),
+        "validTo": int(cert.not_valid_after_utc.timestamp()),
+    }
+
+
+def security_details(tls: ServerTLS | None) -> dict | None:
+    """Playwright's ``_securityDetails`` for the upstream certificate."""
+    if tls is None:
+        return None
+    if tls.certificate_chain:
+        try:
+            return _security_details(tls.certificate_chain[0], tls.version)
+        except ValueError:
+            return None
+    return tls.security_details
+
+
+def findings_comment(findings: list[Finding]) -> str:
+    """The entry's one-line ``comment``: worst findings first."""
+    if not findings:
+        return "proxylens: no findings"
+    ordered = sorted(findings, key=lambda f: -f.severity.rank)
+    counts = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    tally = ", ".join(f"{n} {s.value}" for s, n in sorted(counts.items(), key=lambda i: -i[0].rank) if n)
+    worst = "; ".join(f"{f.rule}: {f.summary}" for f in ordered[:3])
+    return f"proxylens: {tally} — {worst}"[:500]
+
+
+def _redact_value(value: Any) -> Any:
+    """Facts and evidence may quote URLs and header values: redact those too."""
+    if isinstance(value, str):
+        if value.startswith(("http://", "https://", "ws://", "wss://")):
+            return R.redact_url(value)
+        return R.redact_jwts(value)
+    if isinstance(value, dict):
+        return {k: (R.REDACTED if R.is_secret_name(k) and isinstance(v, str) else _redact_value(v))
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(v) for v in value]
+    return value
+
+
+def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None) -> dict:
+    ex: Exchange = result.exchange
+    req = ex.request
+    url = R.redact_url(req.url) if redact else req.url
+    query = req.query
+    cookies = request_cookies(req.headers)
+    if redact:
+        query = R.redact_query_pairs(query)
+        cookies = R.redact_cookie_pairs(cookies)
+    request: dict[str, Any] = {
+        "method": req.method,
+        "url": url,
+        "httpVersion": req.http_version,
+        "cookies": _pairs(cookies),
+        "headers": _headers(req.headers, redact),
+        "queryString": _pairs(query),
+        "headersSize": -1,
+        "bodySize": max(req.body.size, -1) if (req.body.size or req.body.raw or req.body.text) else 0,
+    }
+    if req.body.size or req.body.raw or req.body.text:
+        mime = req.headers.get("content-type") or ""
+        text = body_text(req.body, req.headers)
+        post: dict[str, Any] = {"mimeType": mime, "text": text.text or ""}
+        if redact and text.text and text.encoding is None:
+            post["text"] = R.redact_body(text.text, mime)
+        if text.encoding:
+            post["_encoding"] = text.encoding
+        if req.body.truncated:
+            post["_truncated"] = True
+        request["postData"] = post
+
+    resp = ex.response
+    if resp is not None:
+        mime = resp.headers.get("content-type") or ""
+        text = body_text(resp.body, resp.headers)
+        content: dict[str, Any] = {"size": text.size, "mimeType": mime}
+        if text.text is not None:
+            content["text"] = R.redact_body(text.text, mime) if redact and text.encoding is None else text.text
+            if text.encoding:
+                content["encoding"] = text.encoding
+        if resp.body.truncated:
+            content["_truncated"] = True
+        if resp.body.size >= 0 and text.size:
+            content["compression"] = text.size - resp.body.size
+        location = resp.headers.get("location") or ""
+        response: dict[str, Any] = {
+            "status": resp.status,
+            "statusText": resp.reason,
+            "httpVersion": resp.http_version,
+            "cookies": response_cookies(resp.headers, redact),
+            "headers": _headers(resp.headers, redact),
+            "content": content,
+            "redirectURL": R.redact_url(location) if redact else location,
+            "headersSize": -1,
+            "bodySize": resp.body.size,
+        }
+    else:
+        # HAR has no place for "no response"; the de-facto convention (Chrome,
+        # Firefox) is status 0 with an empty content and the error beside it.
+        response = {
+            "status": 0,
+            "statusText": "",
+            "httpVersion": req.http_version,
+            "cookies": [],
+            "headers": [],
+            "content": {"size": 0, "mimeType": "x-unknown", "text": ""},
+            "redirectURL": "",
+            "headersSize": -1,
+            "bodySize": -1,
+        }
+    if ex.error is not None:
+        response["_error"] = ex.error.message
+        response["_errorKind"] = ex.error.kind
+
+    t = ex.timings
+    timings = {
+        "blocked": round(t.blocked, 3),
+        "dns": round(t.dns, 3),
+        "connect": round(t.connect, 3),
+        "ssl": round(t.ssl, 3),
+        "send": round(t.send, 3),
+        "wait": round(t.wait, 3),
+        "receive": round(t.receive, 3),
+    }
+    facts = result.facts
+    findings = [f.to_json() for f in result.findings]
+    if redact:
+        facts = _redact_value(facts)
+        for f in findings:
+            f["evidence"] = _redact_value(f["evidence"])
+    entry: dict[str, Any] = {
+        "startedDateTime": iso(t.started),
+        "time": round(sum(v for k, v in timings.items() if k != "ssl" and v > 0), 3),
+        "request": request,
+        "response": response,
+        "cache": {},
+        "timings": timings,
+        "comment": findings_comment(result.findings),
+        "_proxylens": {"facts": facts, "findings": findings},
+    }
+    if pageref:
+        entry["pageref"] = pageref
+    if ex.server_ip:
+        entry["serverIPAddress"] = ex.server_ip
+    if ex.server_address:
+        entry["_serverPort"] = ex.server_address[1]
+    if ex.connection_id:
+        entry["connection"] = ex.connection_id
+    if ex.error is not None:
+        entry["_error"] = ex.error.message
+    details = security_details(ex.server_tls)
+    if details:
+        entry["_securityDetails"] = details
+    return entry

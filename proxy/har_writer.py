@@ -1,0 +1,119 @@
+"""Streaming HAR writer: entries go to disk as exchanges complete.
+
+The file is valid JSON only once finalized, but every entry is complete on
+disk as soon as it is written, so a killed run still leaves entries that
+``proxylens analyze`` can read. Memory is flat: nothing is kept per entry.
+Pages (one per navigation) are streamed to a side file and appended at
+finalize, which therefore costs O(pages), independent of the number of entries.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import IO
+
+from . import __version__
+from .har import har_entry, iso
+from .models import Exchange
+from .pipeline import Result
+from .session import BoundedStore, Session
+
+
+def is_navigation(ex: Exchange) -> bool:
+    """A top-level document load, judged from Fetch metadata when present.
+
+    Fetch metadata (https://w3c.github.io/webappsec-fetch-metadata/):
+    Sec-Fetch-Mode "navigate" with Sec-Fetch-Dest "document" is a top-level
+    navigation. Without it (old clients, curl), a GET that asks for HTML first.
+    """
+    h = ex.request.headers
+    mode = h.get("sec-fetch-mode")
+    if mode is not None:
+        return mode == "navigate" and h.get("sec-fetch-dest", "document") == "document"
+    accept = h.get("accept") or ""
+    return ex.request.method == "GET" and accept.startswith("text/html")
+
+
+class PageTracker:
+    """Assigns entries to pages: a navigation opens one, its subresources (by
+    Referer) and its redirect hops join it. Bounded like all session state."""
+
+    def __init__(self) -> None:
+        session = Session()
+        self._by_url: BoundedStore[str] = session.store("pages", maxsize=4096)
+        self._session = session
+        self._count = 0
+
+    def assign(self, result: Result) -> tuple[str | None, dict | None]:
+        """Return (pageref, new page or None)."""
+        ex = result.exchange
+        self._session.now = ex.timings.started
+        url = ex.request.url
+        page_id = self._by_url.get(url)
+        new_page = None
+        if page_id is None and is_navigation(ex):
+            self._count += 1
+            page_id = f"page_{self._count}"
+            new_page = {
+                "startedDateTime": iso(ex.timings.started),
+                "id": page_id,
+                "title": url,
+                "pageTimings": {"onContentLoad": -1, "onLoad": -1},
+            }
+        if page_id is None:
+            referer = ex.request.headers.get("referer")
+            page_id = self._by_url.get(referer) if referer else None
+        if page_id is not None:
+            self._by_url[url] = page_id
+            location = ex.response.headers.get("location") if ex.response else None
+            if location and ex.response and 300 <= ex.response.status < 400:
+                from urllib.parse import urljoin
+
+                self._by_url[urljoin(url, location)] = page_id
+        return page_id, new_page
+
+
+class HarWriter:
+    def __init__(self, path: str | os.PathLike[str], *, redact: bool = True) -> None:
+        self.path = Path(path)
+        self.redact = redact
+        self.entries = 0
+        self.pages = 0
+        self._tracker = PageTracker()
+        self._pages_path = self.path.with_name(self.path.name + ".pages.tmp")
+        self._file: IO[str] = open(self.path, "w", encoding="utf-8")
+        self._pages: IO[str] = open(self._pages_path, "w+", encoding="utf-8")
+        creator = {"name": "proxylens", "version": __version__}
+        head = json.dumps({"version": "1.2", "creator": creator})[:-1]
+        self._file.write('{"log": ' + head + ', "entries": [\n')
+        self._file.flush()
+        self.closed = False
+
+    def add(self, result: Result) -> dict:
+        pageref, page = self._tracker.assign(result)
+        entry = har_entry(result, redact=self.redact, pageref=pageref)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        if page is not None:
+            self._pages.write(("" if self.pages == 0 else ",\n") + json.dumps(page))
+            self.pages += 1
+        self._file.write(("" if self.entries == 0 else ",\n") + line)
+        self._file.flush()
+        self.entries += 1
+        return entry
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self._file.write('\n], "pages": [\n')
+        self._pages.seek(0)
+        shutil.copyfileobj(self._pages, self._file)
+        self._file.write("\n]}}\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._pages.close()
+        self._pages_path.unlink(missing_ok=True)

@@ -1,0 +1,45 @@
+"""Run analyzers inside a mitmproxy process (``mitmdump -s addons/status.py``).
+
+For use with plain mitmdump or mitmweb, without proxylens's worker: findings
+become the flow's comment, the flow is marked by its worst severity, and the
+facts and findings are stored in ``flow.metadata["proxylens"]`` as JSON-able
+data (pydantic objects there would break mitmproxy's flow saving).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from mitmproxy import http
+
+from .analyzer import Analyzer
+from .findings import Severity
+from .har import findings_comment
+from .pipeline import Pipeline
+from .snapshot import BodyCapture, exchange_from_flow
+
+MARKERS = {Severity.ERROR: ":red_circle:", Severity.WARNING: ":warning:"}
+
+
+class InProcess:
+    def __init__(self, analyzers: Sequence[Analyzer]) -> None:
+        self.pipeline = Pipeline(analyzers)
+        self.capture = BodyCapture("text")
+
+    def _analyze(self, flow: http.HTTPFlow) -> None:
+        result = self.pipeline.run(exchange_from_flow(flow, self.capture))
+        flow.metadata["proxylens"] = {
+            "facts": result.facts,
+            "findings": [f.to_json() for f in result.findings],
+        }
+        if result.findings:
+            flow.comment = findings_comment(result.findings)
+            worst = max(f.severity for f in result.findings)
+            if worst in MARKERS:
+                flow.marked = MARKERS[worst]
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self._analyze(flow)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        self._analyze(flow)

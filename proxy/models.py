@@ -1,0 +1,224 @@
+"""The Exchange: the one input every analyzer sees.
+
+Plain, picklable data with no mitmproxy objects inside, so the same analyzer
+runs live (built from a mitmproxy flow in the proxy process and shipped to the
+analysis worker), offline (built from a HAR entry) and in unit tests (built by
+hand). Everything here is frozen: analyzers must not change what they judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+from urllib.parse import parse_qsl, urlsplit
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """An ordered multi-map of header fields, as they were on the wire.
+
+    Names keep their original case; look-ups are case-insensitive (RFC 9110
+    section 5.1: "Field names are case-insensitive").
+    """
+
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The field's combined value, or *default* when absent.
+
+        RFC 9110 section 5.3: a recipient MAY combine multiple field lines
+        with the same name into one "field-name: field-value" pair by
+        appending each subsequent value separated by a comma. (Set-Cookie is
+        the known exception; use get_all for it.)
+        """
+        values = self.get_all(name)
+        return ", ".join(values) if values else default
+
+    def get_all(self, name: str) -> list[str]:
+        lname = name.lower()
+        return [v for k, v in self.fields if k.lower() == lname]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and any(k.lower() == name.lower() for k, _ in self.fields)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.fields)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    @classmethod
+    def of(cls, items: object = ()) -> Headers:
+        """Build from a dict or an iterable of (name, value) pairs."""
+        if isinstance(items, Headers):
+            return items
+        pairs = items.items() if isinstance(items, dict) else items
+        return cls(tuple((str(k), str(v)) for k, v in pairs))  # type: ignore[union-attr]
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A message body as captured.
+
+    ``raw`` holds the bytes as transferred (still content-coded), possibly
+    cut at the capture limit; ``None`` when the body was not captured.
+    ``size`` is the full transferred size in bytes (-1 when unknown), so
+    analyzers know the size even when the bytes were not kept.
+    ``text`` is set instead of ``raw`` when the source only had decoded text
+    (HAR files).
+    """
+
+    raw: bytes | None = None
+    size: int = 0
+    truncated: bool = False
+    text: str | None = None
+    text_encoding: str | None = None  # "base64" when ``text`` is base64 (HAR)
+    decoded_size: int | None = None  # size after content decoding, when known
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    url: str
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=Headers)
+    body: Body = field(default_factory=Body)
+    timestamp_start: float | None = None
+    timestamp_end: float | None = None
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme.lower()
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def port(self) -> int | None:
+        parts = urlsplit(self.url)
+        try:
+            return parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:
+            return None
+
+    @property
+    def path(self) -> str:
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def origin(self) -> str:
+        """The URL's origin serialized as in the Fetch standard (scheme://host[:port])."""
+        parts = urlsplit(self.url)
+        scheme = parts.scheme.lower()
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        port = self.port
+        if port is None or port == DEFAULT_PORTS.get(scheme):
+            return f"{scheme}://{host}"
+        return f"{scheme}://{host}:{port}"
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    reason: str = ""
+    http_version: str = "HTTP/1.1"
+    headers: Headers = field(default_factory=Headers)
+    body: Body = field(default_factory=Body)
+    timestamp_start: float | None = None
+    timestamp_end: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeError:
+    """Why an exchange has no (complete) response.
+
+    ``kind`` is a coarse class: ``connect`` (upstream unreachable or refused),
+    ``timeout``, ``tls`` (handshake or certificate verification failed),
+    ``protocol`` (malformed message), ``client`` (the client went away),
+    ``shutdown`` (the proxy stopped while the exchange was in flight) or
+    ``other``. ``message`` is the underlying error, verbatim.
+    """
+
+    message: str
+    kind: str = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """HAR-style phase durations in milliseconds; -1 when not applicable.
+
+    ``connect`` includes ``ssl``, as the HAR 1.2 spec says. ``started`` is the
+    request start as a Unix timestamp (seconds).
+    """
+
+    started: float = 0.0
+    blocked: float = -1
+    dns: float = -1
+    connect: float = -1
+    ssl: float = -1
+    send: float = 0
+    wait: float = 0
+    receive: float = 0
+
+    @property
+    def total(self) -> float:
+        return sum(max(v, 0) for v in (self.blocked, self.dns, self.connect, self.send, self.wait, self.receive))
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTLS:
+    """The client's side of the proxy (client to proxylens), from its ClientHello."""
+
+    sni: str | None = None
+    alpn_offers: tuple[str, ...] = ()
+    versions_offered: tuple[str, ...] = ()
+    ciphers_offered: tuple[str, ...] = ()
+    version: str | None = None  # negotiated with the client
+    cipher: str | None = None
+    alpn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTLS:
+    """The upstream side of the proxy (proxylens to origin)."""
+
+    sni: str | None = None
+    version: str | None = None
+    cipher: str | None = None
+    alpn: str | None = None
+    verified: bool | None = None
+    verify_error: str | None = None
+    certificate_chain: tuple[bytes, ...] = ()  # DER, leaf first, as sent by the server
+    security_details: dict | None = None  # pre-parsed (HAR input), when no DER is available
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request and its response or error, with the connections it used."""
+
+    id: str
+    request: Request
+    response: Response | None = None
+    error: ExchangeError | None = None
+    timings: Timings = field(default_factory=Timings)
+    client_tls: ClientTLS | None = None
+    server_tls: ServerTLS | None = None
+    client_address: tuple[str, int] | None = None
+    server_address: tuple[str, int] | None = None  # the peer actually connected to
+    server_ip: str | None = None
+    connection_id: str | None = None  # upstream connection, to see reuse
+    proxy_mode: str | None = None
+    source: str = "live"  # "live", or "har" for exchanges read from a file
+    resource_type: str | None = None  # Chrome's _resourceType (HAR input)
+    from_cache: str | None = None  # Chrome's _fromCache: "memory" | "disk"
+    comment: str | None = None

@@ -1,0 +1,58 @@
+"""Run every analyzer on an exchange, isolated from one another."""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from .analyzer import Analyzer, as_analysis
+from .findings import ANALYZER_ERROR, Finding
+from .models import Exchange
+from .session import Session
+
+
+@dataclass
+class Result:
+    exchange: Exchange
+    facts: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+
+class Pipeline:
+    def __init__(self, analyzers: Sequence[Analyzer], session: Session | None = None) -> None:
+        names = [a.name for a in analyzers]
+        duplicates = {n for n in names if names.count(n) > 1}
+        if duplicates:
+            raise ValueError(f"two analyzers share the name {sorted(duplicates)[0]!r}")
+        self.analyzers = list(analyzers)
+        self.session = session or Session()
+
+    def run(self, exchange: Exchange) -> Result:
+        result = Result(exchange)
+        self.session.now = exchange.timings.started
+        for analyzer in self.analyzers:
+            try:
+                analysis = as_analysis(analyzer.analyze(exchange, self.session))
+            except Exception as exc:  # isolation: one analyzer never breaks the others
+                result.findings.append(_analyzer_error(analyzer, exc))
+                continue
+            if analysis.facts is not None:
+                result.facts[analyzer.name] = analysis.facts
+            result.findings.extend(analysis.findings)
+        return result
+
+
+def _analyzer_error(analyzer: Analyzer, exc: Exception) -> Finding:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return ANALYZER_ERROR.finding(
+        f"analyzer {analyzer.name!r} crashed: {type(exc).__name__}: {exc}"[:300],
+        subject=f"analyzer.{analyzer.name}",
+        evidence={
+            "analyzer": analyzer.name,
+            "exception": type(exc).__name__,
+            "message": str(exc)[:500],
+            "location": where,
+        },
+    )

@@ -1,0 +1,178 @@
+"""mitmproxy flow -> Exchange, in the proxy process.
+
+This runs on the proxy's event loop for every flow, so it only copies what is
+already there: no decoding, no certificate parsing, no JSON. Connection-level
+data (TLS on both sides) is built once per connection and reused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from mitmproxy import connection, http
+
+from .models import Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response, ServerTLS, Timings
+
+CaptureMode = Literal["none", "text", "all"]
+
+_TEXTUAL = re.compile(
+    r"^(text/|application/([\w.+-]*\+)?(json|xml|javascript|ecmascript|x-www-form-urlencoded|graphql)"
+    r"|image/svg\+xml|application/x-ndjson|application/manifest\+json)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class BodyCapture:
+    """Which bodies to keep: none; textual ones up to ``max_bytes``; or all, whole."""
+
+    mode: CaptureMode = "text"
+    max_bytes: int = 1024 * 1024
+
+    def take(self, raw: bytes | None, content_type: str | None) -> Body:
+        if raw is None:  # streamed bodies are not buffered by mitmproxy
+            return Body(raw=None, size=-1)
+        size = len(raw)
+        if self.mode == "none" or not raw:
+            return Body(raw=b"" if not raw else None, size=size)
+        if self.mode == "all":
+            return Body(raw=raw, size=size)
+        if content_type is None or not _TEXTUAL.match(content_type.strip()):
+            return Body(raw=None, size=size)
+        if size > self.max_bytes:
+            return Body(raw=raw[: self.max_bytes], size=size, truncated=True)
+        return Body(raw=raw, size=size)
+
+
+def _headers(h: http.Headers) -> Headers:
+    return Headers(tuple((k, v) for k, v in h.items(multi=True)))
+
+
+def classify_error(message: str) -> str:
+    m = message.lower()
+    if "certificate" in m or "tls" in m or "ssl" in m or "handshake" in m:
+        return "tls"
+    if "timed out" in m or "timeout" in m:
+        return "timeout"
+    if "refused" in m or "connect call failed" in m or "unreachable" in m or "name or service" in m \
+            or "nodename nor servname" in m or "getaddrinfo" in m or "no route" in m:
+        return "connect"
+    if "client disconnected" in m or "client closed" in m or m == "connection killed.":
+        return "client"
+    if "protocol error" in m or "malformed" in m or "invalid" in m or "refusing" in m:
+        return "protocol"
+    return "other"
+
+
+def client_tls(conn: connection.Client, versions: tuple[str, ...], ciphers: tuple[str, ...]) -> ClientTLS | None:
+    if not conn.tls:
+        return None
+    return ClientTLS(
+        sni=conn.sni,
+        alpn_offers=tuple(a.decode("ascii", "replace") for a in conn.alpn_offers),
+        versions_offered=versions,
+        ciphers_offered=ciphers,
+        version=conn.tls_version,
+        cipher=conn.cipher,
+        alpn=conn.alpn.decode("ascii", "replace") if conn.alpn else None,
+    )
+
+
+def server_tls(conn: connection.Server, verify: bool) -> ServerTLS | None:
+    if not conn.tls:
+        return None
+    established = conn.tls_established
+    return ServerTLS(
+        sni=conn.sni,
+        version=conn.tls_version,
+        cipher=conn.cipher,
+        alpn=conn.alpn.decode("ascii", "replace") if conn.alpn else None,
+        # mitmproxy only completes the handshake when verification passed, unless told not to verify.
+        verified=(True if verify else None) if established else None,
+        verify_error=conn.error if conn.error and "certificate" in conn.error.lower() else None,
+        certificate_chain=tuple(c._cert.public_bytes(Encoding.DER) for c in conn.certificate_list),
+    )
+
+
+def timings(flow: http.HTTPFlow, new_connection: bool) -> Timings:
+    req = flow.request
+    start = req.timestamp_start
+    req_end = req.timestamp_end or start
+    sc = flow.server_conn
+    connect = ssl = -1.0
+    ready = req_end
+    if new_connection and sc.timestamp_start and sc.timestamp_tcp_setup:
+        done = sc.timestamp_tls_setup or sc.timestamp_tcp_setup
+        # HAR 1.2: "connect [ms] - Time required to create TCP connection" and
+        # "If this field is defined then the time is also included in the
+        # connect field" (about ssl).
+        connect = max(0.0, (done - sc.timestamp_start) * 1000)
+        if sc.timestamp_tls_setup:
+            ssl = min(connect, max(0.0, (sc.timestamp_tls_setup - sc.timestamp_tcp_setup) * 1000))
+        ready = max(req_end, done)
+    send = max(0.0, (req_end - start) * 1000)
+    resp = flow.response
+    if resp is not None:
+        wait = max(0.0, (resp.timestamp_start - ready) * 1000)
+        receive = max(0.0, ((resp.timestamp_end or resp.timestamp_start) - resp.timestamp_start) * 1000)
+    else:
+        end = flow.error.timestamp if flow.error else ready
+        wait = max(0.0, (end - ready) * 1000)
+        receive = 0.0
+    return Timings(started=start, connect=connect, ssl=ssl, send=send, wait=wait, receive=receive)
+
+
+def exchange_from_flow(
+    flow: http.HTTPFlow,
+    capture: BodyCapture,
+    *,
+    client: ClientTLS | None = None,
+    server: ServerTLS | None = None,
+    new_connection: bool = False,
+    error: ExchangeError | None = None,
+) -> Exchange:
+    """Snapshot *flow*. TLS details are passed in (built once per connection)."""
+    req = flow.request
+    request = Request(
+        method=req.method,
+        url=req.url,
+        http_version=req.http_version,
+        headers=_headers(req.headers),
+        body=capture.take(req.raw_content, req.headers.get("content-type")),
+        timestamp_start=req.timestamp_start,
+        timestamp_end=req.timestamp_end,
+    )
+    response = None
+    if flow.response is not None:
+        r = flow.response
+        response = Response(
+            status=r.status_code,
+            reason=r.reason,
+            http_version=r.http_version,
+            headers=_headers(r.headers),
+            body=capture.take(r.raw_content, r.headers.get("content-type")),
+            timestamp_start=r.timestamp_start,
+            timestamp_end=r.timestamp_end,
+        )
+    if error is None and flow.error is not None:
+        error = ExchangeError(flow.error.msg, classify_error(flow.error.msg))
+    sc = flow.server_conn
+    peer = sc.peername
+    return Exchange(
+        id=flow.id,
+        request=request,
+        response=response,
+        error=error,
+        timings=timings(flow, new_connection),
+        client_tls=client,
+        server_tls=server,
+        client_address=tuple(flow.client_conn.peername[:2]) if flow.client_conn.peername else None,
+        server_address=(peer[0], peer[1]) if peer else None,
+        server_ip=peer[0] if peer else None,
+        connection_id=sc.id,
+        proxy_mode=flow.client_conn.proxy_mode.full_spec if flow.client_conn.proxy_mode else None,
+        source="live",
+    )
