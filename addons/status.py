@@ -57,6 +57,7 @@ MEANINGS = {
     415: "the content is in a format the resource does not support",
     416: "none of the requested ranges can be satisfied",
     417: "the Expect header's expectation cannot be met",
+    418: "unused: reserved since RFC 2324's joke \"I'm a teapot\"; treat it as 400",
     421: "the request was directed at a server that cannot answer for this origin",
     422: "the content is well-formed but cannot be processed",
     425: "the server will not process a request that might be replayed (too early)",
@@ -125,7 +126,9 @@ class StatusAnalyzer(Analyzer):
         # Redirect chains: remember, for each redirect target, the chain that led there.
         chains = session.store("status.chains", maxsize=4096, ttl=600)
         url = exchange.request.url
-        chain: list[str] | None = chains.get(url)
+        # pop, not get: fetching the target ends that chain's hop, so a later, unrelated request to the
+        # same URL (say, the POST after a redirect to a login form) starts a new chain, not a false loop.
+        chain: list[str] | None = chains.pop(url)
         response = exchange.response
         if response is None:
             error = exchange.error

@@ -56,12 +56,13 @@ def as_analysis(result: Any) -> Analysis:
     """Normalize what an analyzer returned."""
     if result is None:
         return Analysis()
-    if isinstance(result, Analysis):
-        return result
     if isinstance(result, Finding):
         return Analysis(findings=[result])
-    findings = list(result)
+    if isinstance(result, Analysis):
+        facts, findings = result.facts, list(result.findings)
+    else:
+        facts, findings = None, list(result)
     for item in findings:
         if not isinstance(item, Finding):
             raise TypeError(f"analyzer returned {type(item).__name__}, expected Finding")
-    return Analysis(findings=findings)
+    return Analysis(facts=facts, findings=findings)

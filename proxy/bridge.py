@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
-from typing import Any, Callable
+from typing import Any
 
 from mitmproxy import connection, http, tls
 from mitmproxy.addonmanager import Loader
@@ -44,7 +44,7 @@ class Bridge:
         self._server_tls: dict[str, ServerTLS | None] = {}
         self._server_used: set[str] = set()
         self.sent = 0
-        self.on_listening: Callable[[list], None] | None = None
+        self.running_event = asyncio.Event()
 
     def load(self, loader: Loader) -> None:
         pass
@@ -56,11 +56,7 @@ class Bridge:
             self.verify_upstream = not ctx.options.ssl_insecure
 
     def running(self) -> None:
-        from mitmproxy import ctx
-
-        proxyserver = ctx.master.addons.get("proxyserver")
-        if self.on_listening and proxyserver is not None:
-            self.on_listening(proxyserver.listen_addrs())
+        self.running_event.set()  # servers are set up (or failed to): the runner checks which
 
     # Connection bookkeeping: built once per connection, dropped when it closes.
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from . import __version__
@@ -64,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cap for textual bodies in the HAR (default 1m)")
     p.add_argument("--ssl-insecure", action="store_true",
                    help="do not verify upstream certificates (the verdict is still recorded)")
+    p.add_argument("--upstream-ca", metavar="PEM",
+                   help="trust this CA bundle (instead of the system's) when verifying upstream servers")
 
     a = sub.add_parser("analyze", help="analyze a HAR file from any browser or tool")
     a.add_argument("file", metavar="FILE.har")
@@ -98,6 +101,10 @@ def cmd_rules(as_json: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "proxy":
+        for path in [*args.scripts, *([args.upstream_ca] if args.upstream_ca else [])]:
+            if not os.path.isfile(path):
+                print(f"proxylens: error: {path} does not exist", file=sys.stderr)
+                return EXIT_USAGE
         return run_proxy(ProxyConfig(
             listen_host=args.listen_host,
             listen_port=args.listen_port,
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             redact=not args.keep_secrets,
             capture=BodyCapture(args.body_capture, args.max_body),
             ssl_insecure=args.ssl_insecure,
+            upstream_ca=args.upstream_ca,
         ))
     if args.command == "analyze":
         from .analyze import analyze

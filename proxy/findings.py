@@ -31,25 +31,30 @@ class Severity(str, Enum):
     def rank(self) -> int:
         return _RANK[self]
 
+    @staticmethod
+    def _other_rank(other: object) -> int:
+        # Severity is a str, so a plain string on the other side would otherwise fall back to
+        # alphabetical order (where "error" < "good"); compare by severity or refuse.
+        if isinstance(other, Severity):
+            return other.rank
+        if isinstance(other, str):
+            try:
+                return _RANK[Severity(other)]
+            except ValueError:
+                pass
+        raise TypeError(f"cannot compare Severity with {other!r}")
+
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
+        return self.rank < self._other_rank(other)
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
+        return self.rank <= self._other_rank(other)
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
+        return self.rank > self._other_rank(other)
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
+        return self.rank >= self._other_rank(other)
 
 
 _RANK = {Severity.GOOD: 0, Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR: 3}
@@ -58,7 +63,8 @@ _RANK = {Severity.GOOD: 0, Severity.INFO: 1, Severity.WARNING: 2, Severity.ERROR
 class Finding(BaseModel):
     """One judgement about one exchange."""
 
-    model_config = ConfigDict(frozen=True, use_enum_values=False)
+    # allow_inf_nan=False: NaN and Infinity are not JSON, and evidence must be JSON scalars.
+    model_config = ConfigDict(frozen=True, use_enum_values=False, allow_inf_nan=False)
 
     rule: str = Field(description="stable id, category.kebab-name")
     severity: Severity
@@ -155,6 +161,7 @@ ANALYZER_ERROR = catalog.rule(
     "proxylens.analyzer-error",
     Severity.WARNING,
     "An analyzer raised an exception; its verdict for this exchange is missing.",
+    reference="https://docs.python.org/3/library/exceptions.html",
     detail=(
         "The exchange itself was proxied and recorded normally; only this analyzer's facts and "
         "findings are missing. If the analyzer is a custom check, fix the exception shown in the "

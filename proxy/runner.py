@@ -34,6 +34,7 @@ class ProxyConfig:
     redact: bool = True
     capture: BodyCapture = field(default_factory=BodyCapture)
     ssl_insecure: bool = False
+    upstream_ca: str | None = None
 
 
 def err(message: str) -> None:
@@ -56,10 +57,6 @@ def run_proxy(config: ProxyConfig) -> int:
     code = EXIT_INTERNAL
     try:
         code = asyncio.run(_serve(config, inbox))
-    except SystemExit as exc:  # mitmproxy's errorcheck: an error was logged during start-up
-        err("the proxy could not start (see the error above). If the address is in use, pick another "
-            "with --listen-port, or stop the other process.")
-        code = EXIT_USAGE if exc.code else EXIT_OK
     except Exception as exc:
         err(f"internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
@@ -74,6 +71,7 @@ def run_proxy(config: ProxyConfig) -> int:
 
 async def _serve(config: ProxyConfig, inbox: multiprocessing.Queue) -> int:
     from mitmproxy import options
+    from mitmproxy.addons.termlog import TermLog
     from mitmproxy.tools.dump import DumpMaster
 
     import certs
@@ -82,23 +80,21 @@ async def _serve(config: ProxyConfig, inbox: multiprocessing.Queue) -> int:
 
     confdir = certs.ensure_private()
     opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode])
-    master = DumpMaster(opts, with_termlog=True, with_dumper=False)
+    master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+    # mitmproxy's own log goes to stderr (stdout is for exchanges and the
+    # summary); start-up failures are checked below instead of by errorcheck,
+    # which would sys.exit() from inside the event loop.
+    termlog = TermLog(out=sys.stderr)
+    errorcheck = master.addons.get("errorcheck")
+    errorcheck.finish()
+    master.addons.remove(errorcheck)
     bridge = Bridge(inbox, config.capture)
-
-    def listening(addresses: list) -> None:
-        for host, port, *_ in addresses:
-            shown = f"[{host}]" if ":" in host else host
-            err(f"listening on {shown}:{port} ({config.mode} mode)")
-        err(f"CA certificate: {certs.ca_cert_path(confdir)} (trust it in the client to intercept HTTPS)")
-        if config.har:
-            err(f"recording HAR to {config.har}")
-
-    bridge.on_listening = listening
-    master.addons.add(bridge)
+    master.addons.add(termlog, bridge)
     opts.update(
         confdir=str(confdir),
         termlog_verbosity="warn",
         ssl_insecure=config.ssl_insecure,
+        ssl_verify_upstream_trusted_ca=config.upstream_ca,
         scripts=list(config.scripts),
     )
     certs.ensure_private(confdir)  # mitmproxy may just have created the CA here
@@ -108,16 +104,44 @@ async def _serve(config: ProxyConfig, inbox: multiprocessing.Queue) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     run = asyncio.create_task(master.run())
-    stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait({run, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if run.done():
-        stopping.cancel()
-        run.result()  # re-raises a start-up failure
+    try:
+        started = asyncio.create_task(bridge.running_event.wait())
+        await asyncio.wait({run, started}, return_when=asyncio.FIRST_COMPLETED)
+        if run.done():
+            run.result()
+            return EXIT_INTERNAL
+        proxyserver = master.addons.get("proxyserver")
+        failures = [s for s in proxyserver.servers if s.last_exception is not None]
+        if failures or not proxyserver.listen_addrs():
+            for server in failures:
+                err(f"cannot listen for {server.mode.full_spec}: {server.last_exception}")
+            err("the proxy could not start. If the address is in use, pick another port with --listen-port "
+                "or stop the process that holds it.")
+            master.shutdown()
+            await run
+            return EXIT_USAGE
+        _announce(config, proxyserver.listen_addrs(), confdir)
+        await asyncio.wait({run, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        if run.done():
+            run.result()
+            return EXIT_OK
+        await _drain(master, bridge)
+        master.shutdown()
+        await run
         return EXIT_OK
-    await _drain(master, bridge)
-    master.shutdown()
-    await run
-    return EXIT_OK
+    finally:
+        termlog.uninstall()
+
+
+def _announce(config: ProxyConfig, addresses: list, confdir) -> None:
+    import certs
+
+    for host, port, *_ in addresses:
+        shown = f"[{host}]" if ":" in host else host
+        err(f"listening on {shown}:{port} ({config.mode} mode)")
+    err(f"CA certificate: {certs.ca_cert_path(confdir)} (trust it in the client to intercept HTTPS)")
+    if config.har:
+        err(f"recording HAR to {config.har}")
 
 
 async def _drain(master, bridge) -> None:

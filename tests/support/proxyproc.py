@@ -1,0 +1,92 @@
+"""A real ``proxylens proxy`` process for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+PROXYLENS = str(Path(sys.executable).with_name("proxylens"))
+LISTENING = re.compile(r"listening on (\S+):(\d+)")
+
+
+def proxylens_env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PROXYLENS_HOME"] = str(home)
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        env.pop(var, None)
+    env["NO_PROXY"] = env["no_proxy"] = ""
+    return env
+
+
+class ProxyProcess:
+    def __init__(self, home: Path, *args: str, har: Path | None = None, startup_timeout: float = 60) -> None:
+        self.home = home
+        self.har_path = har
+        argv = [PROXYLENS, "proxy", "--listen-port", "0", *args]
+        if har is not None:
+            argv += ["--har", str(har)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=proxylens_env(home))
+        self.stdout_lines: list[str] = []
+        self.stderr_lines: list[str] = []
+        self._listening = threading.Event()
+        self.host = ""
+        self.port = 0
+        self._threads = [
+            threading.Thread(target=self._pump, args=(self.proc.stdout, self.stdout_lines), daemon=True),
+            threading.Thread(target=self._pump, args=(self.proc.stderr, self.stderr_lines), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + startup_timeout
+        while not self._listening.wait(0.1):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"proxylens did not start:\n{self.stderr}\n{self.stdout}")
+
+    def _pump(self, stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+            m = LISTENING.search(line)
+            if m and not self._listening.is_set():
+                self.host, self.port = m.group(1), int(m.group(2))
+                self._listening.set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.home / "mitmproxy-ca-cert.pem"
+
+    @property
+    def stdout(self) -> str:
+        return "".join(self.stdout_lines)
+
+    @property
+    def stderr(self) -> str:
+        return "".join(self.stderr_lines)
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        for t in self._threads:
+            t.join(5)
+        return code
+
+    def har(self) -> dict:
+        assert self.har_path is not None
+        return json.loads(self.har_path.read_text())
