@@ -131,7 +131,7 @@ def test_secrets_are_redacted_by_default_and_kept_on_request(start_proxy, http_o
         with client(proxy) as c:
             c.get(http_origin.url("/echo?api_key=apikeyVALUE123&page=2"),
                   headers={"Authorization": "Basic hunter2pass", "Cookie": "session=s3cr3tCookieValue"})
-            c.get(http_origin.url("/set-cookie"), headers={"X-Id-Token": jwt})
+            c.get(http_origin.url("/set-cookie"), headers={"X-Upstream-Assertion": jwt})
             c.post(http_origin.url("/token"), data={"grant_type": "password", "password": "hunter2pass"})
         proxy.stop()
         text = proxy.har_path.read_text()

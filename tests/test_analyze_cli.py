@@ -1,0 +1,185 @@
+"""`proxylens analyze` on HAR files written by real producers: Chromium
+(Playwright's record_har_path), mitmproxy's hardump, and proxylens itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import CHROMIUM_ARGS, chromium_path
+from tests.harschema import assert_valid_har
+from tests.support.proxyproc import PROXYLENS, proxylens_env
+
+
+def analyze(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([PROXYLENS, "analyze", *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def analyze_json(path: Path) -> dict:
+    out = analyze(str(path), "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_analyze_a_har_recorded_by_chromium(tmp_path, http_origin):
+    from playwright.sync_api import sync_playwright
+
+    har = tmp_path / "chromium.har"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        context = browser.new_context(record_har_path=str(har))
+        page = context.new_page()
+        page.goto(http_origin.url("/"))
+        page.wait_for_load_state("load")
+        assert page.title().endswith("(js ran)")
+        page.goto(http_origin.url("/status/503"))
+        context.close()
+        browser.close()
+    report = analyze_json(har)
+    by_url = {e["url"]: e for e in report["entries"]}
+    assert by_url[http_origin.url("/")]["status"] == 200
+    assert by_url[http_origin.url("/app.js")]["facts"]["status"]["code"] == 200
+    failing = by_url[http_origin.url("/status/503")]
+    assert failing["status"] == 503
+    assert "status.server-error" in [f["rule"] for f in failing["findings"]]
+    assert report["summary"]["exchanges"] == len(report["entries"]) >= 4
+    assert report["error"] is None
+
+    text = analyze(str(har))
+    assert text.returncode == 0
+    assert re.search(r"GET http://127\.0\.0\.1:\d+/status/503 -> 503", text.stdout)
+    assert "warning status.server-error" in text.stdout
+
+
+def test_analyze_a_har_written_by_mitmproxy_hardump(tmp_path, http_origin, https_origin):
+    mitmdump = str(Path(sys.executable).with_name("mitmdump"))
+    har = tmp_path / "mitm.har"
+    proc = subprocess.Popen(
+        [mitmdump, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"hardump={har}", "--set", f"confdir={tmp_path}",
+         "--set", "ssl_insecure=true", "--set", "flow_detail=0"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=proxylens_env(tmp_path))
+    try:
+        port = None
+        for line in proc.stdout:
+            if m := re.search(r"listening at \S+:(\d+)", line):
+                port = int(m.group(1))
+                break
+        assert port
+        with httpx.Client(proxy=f"http://127.0.0.1:{port}", verify=False, trust_env=False, timeout=30) as c:
+            c.get(http_origin.url("/status/404"))
+            c.post(https_origin.url("/echo"), json={"a": 1})
+            c.get(http_origin.url("/status/302?location=/echo"), follow_redirects=False)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    report = analyze_json(har)
+    assert [(e["method"], e["status"]) for e in report["entries"]] == [("GET", 404), ("POST", 200), ("GET", 302)]
+    assert report["entries"][2]["facts"]["status"]["redirect_to"] == http_origin.url("/echo")
+    assert "status.client-error" in [f["rule"] for f in report["entries"][0]["findings"]]
+
+
+def _record(start_proxy, http_origin, n: int):
+    proxy = start_proxy("--quiet")
+    with httpx.Client(proxy=proxy.url, trust_env=False, timeout=30) as c:
+        for i in range(n):
+            c.get(http_origin.url(f"/status/{404 if i % 2 else 200}?i={i}"))
+    return proxy
+
+
+def test_analyze_our_own_har_matches_the_live_verdicts(start_proxy, http_origin):
+    proxy = _record(start_proxy, http_origin, 4)
+    proxy.stop()
+    live = proxy.har()["log"]["entries"]
+    report = analyze_json(proxy.har_path)
+    assert [e["status"] for e in report["entries"]] == [200, 404, 200, 404]
+    for entry, recorded in zip(report["entries"], live):
+        assert entry["facts"]["status"] == recorded["_proxylens"]["facts"]["status"]
+        assert [f["rule"] for f in entry["findings"]] == [f["rule"] for f in recorded["_proxylens"]["findings"]]
+
+
+def test_a_killed_proxy_still_leaves_a_valid_har(start_proxy, http_origin):
+    """SIGKILL of the proxy process: the analysis worker notices and finalizes the HAR."""
+    proxy = _record(start_proxy, http_origin, 3)
+    time.sleep(0.5)
+    proxy.proc.kill()
+    proxy.proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        text = proxy.har_path.read_text()
+        if text.endswith("]}}\n"):
+            break
+        time.sleep(0.2)
+    har = json.loads(text)
+    assert_valid_har(har)
+    assert len(har["log"]["entries"]) == 3
+
+
+def test_a_truncated_har_is_reported_and_its_complete_entries_analyzed(start_proxy, http_origin, tmp_path):
+    proxy = _record(start_proxy, http_origin, 3)
+    proxy.stop()
+    text = proxy.har_path.read_text()
+    cut = tmp_path / "cut.har"
+    third = text.index('{"startedDateTime"', text.index('{"startedDateTime"', text.index('{"startedDateTime"') + 1) + 1)
+    cut.write_text(text[: third + 200])
+    out = analyze(str(cut), "--json")
+    assert out.returncode == 2
+    assert "truncated after 2 complete entries" in out.stderr
+    report = json.loads(out.stdout)
+    assert len(report["entries"]) == 2 and "truncated" in report["error"]
+    plain = analyze(str(cut))
+    assert plain.returncode == 2 and plain.stdout.count(" -> ") == 2
+
+
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("this is not json", "not valid JSON"),
+        ('{"entries": []}', 'no top-level "log"'),
+        ('{"log": {"version": "1.2"}}', 'has no "entries"'),
+        ("", "not valid JSON"),
+    ],
+)
+def test_invalid_har_gives_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "bad.har"
+    path.write_text(content)
+    out = analyze(str(path))
+    assert out.returncode == 2
+    assert message in out.stderr and str(path) in out.stderr
+
+
+def test_missing_file(tmp_path):
+    out = analyze(str(tmp_path / "nope.har"))
+    assert out.returncode == 2 and "cannot read" in out.stderr and "No such file" in out.stderr
+
+
+def test_browser_through_the_proxy_gives_pages_and_pagerefs(start_proxy, http_origin):
+    from playwright.sync_api import sync_playwright
+
+    proxy = start_proxy()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=chromium_path(),
+            args=[*CHROMIUM_ARGS, f"--proxy-server={proxy.url}", "--proxy-bypass-list=<-loopback>"],
+        )
+        page = browser.new_page()
+        page.goto(http_origin.url("/"))
+        page.wait_for_load_state("load")
+        assert page.title().endswith("(js ran)")
+        browser.close()
+    proxy.stop()
+    har = proxy.har()
+    assert_valid_har(har)
+    pages = har["log"]["pages"]
+    assert [pg["title"] for pg in pages] == [http_origin.url("/")]
+    by_url = {e["request"]["url"]: e for e in har["log"]["entries"]}
+    for path in ("/", "/app.js", "/status/200"):
+        assert by_url[http_origin.url(path)]["pageref"] == pages[0]["id"], path
+    assert by_url[http_origin.url("/")]["request"]["headers"], "Chromium's real headers were recorded"
