@@ -13,7 +13,7 @@ from typing import Sequence
 from mitmproxy import http
 
 from .analyzer import Analyzer
-from .findings import Severity
+from .findings import Finding, Severity
 from .har import findings_comment
 from .pipeline import Pipeline
 from .snapshot import BodyCapture, exchange_from_flow
@@ -28,13 +28,14 @@ class InProcess:
 
     def _analyze(self, flow: http.HTTPFlow) -> None:
         result = self.pipeline.run(exchange_from_flow(flow, self.capture))
-        flow.metadata["proxylens"] = {
-            "facts": result.facts,
-            "findings": [f.to_json() for f in result.findings],
-        }
-        if result.findings:
-            flow.comment = findings_comment(result.findings)
-            worst = max(f.severity for f in result.findings)
+        # Several addons/ modules may be loaded side by side: merge, don't overwrite.
+        stored = flow.metadata.setdefault("proxylens", {"facts": {}, "findings": []})
+        stored["facts"].update(result.facts)
+        stored["findings"].extend(f.to_json() for f in result.findings)
+        findings = [Finding.model_validate(f) for f in stored["findings"]]
+        if findings:
+            flow.comment = findings_comment(findings)
+            worst = max(f.severity for f in findings)
             if worst in MARKERS:
                 flow.marked = MARKERS[worst]
 
