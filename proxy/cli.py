@@ -99,6 +99,14 @@ def cmd_rules(as_json: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `proxylens rules | head`: the reader left, not an error
+        sys.stderr.close()
+        return 0
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "proxy":
         for path in [*args.scripts, *([args.upstream_ca] if args.upstream_ca else [])]:
