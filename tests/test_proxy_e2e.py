@@ -335,3 +335,26 @@ def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin):
     assert "status.server-error" in flow.comment
     assert flow.metadata["proxylens"]["facts"]["status"]["code"] == 500
     assert flow.marked
+
+
+def test_a_script_can_carry_a_mitmproxy_addon_and_an_analyzer(start_proxy, http_origin, tmp_path):
+    """-s loads mitmproxy addons in the proxy process (they may modify traffic)
+    and analyzers in the worker; the HAR shows the traffic as the client got it."""
+    script = tmp_path / "both.py"
+    script.write_text(
+        "from proxy.analyzer import analyzer\n"
+        "class Tag:\n"
+        "    def response(self, flow):\n"
+        "        flow.response.headers['x-tagged'] = 'yes'\n"
+        "addons = [Tag()]\n"
+        "@analyzer('tagcheck')\n"
+        "def tagcheck(exchange, session):\n"
+        "    from proxy.analyzer import Analysis\n"
+        "    return Analysis(facts={'tagged': exchange.response.headers.get('x-tagged')})\n"
+    )
+    proxy = start_proxy("-s", str(script))
+    with client(proxy) as c:
+        assert c.get(http_origin.url("/echo")).headers["x-tagged"] == "yes"
+    proxy.stop()
+    entry = proxy.har()["log"]["entries"][0]
+    assert entry["_proxylens"]["facts"]["tagcheck"] == {"tagged": "yes"}
