@@ -45,6 +45,7 @@ class Bridge:
         self._server_used: set[str] = set()
         self.sent = 0
         self.running_event = asyncio.Event()
+        self.stopping = False
 
     def load(self, loader: Loader) -> None:
         pass
@@ -89,6 +90,10 @@ class Bridge:
     # Flow hooks.
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self.inflight[flow.id] = flow
+        if self.stopping:
+            # A new request on a kept-alive connection after Ctrl-C: refuse it
+            # (the client sees the connection close) instead of waiting for it.
+            flow.kill()
 
     async def response(self, flow: http.HTTPFlow) -> None:
         await self._send(flow)
@@ -100,6 +105,13 @@ class Bridge:
         if self.inflight.pop(flow.id, None) is None and flow.metadata.get("proxylens.sent"):
             return
         flow.metadata["proxylens.sent"] = True
+        if error is None and self.stopping and flow.error is not None:
+            message = flow.error.msg
+            if message == flow.error.KILLED_MESSAGE:
+                message = "proxylens was stopping and refused this new request"
+            else:
+                message += " (while proxylens was stopping)"
+            error = ExchangeError(message, "shutdown")
         sc = flow.server_conn
         new_connection = sc.id not in self._server_used
         if sc.timestamp_tcp_setup:

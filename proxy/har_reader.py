@@ -4,9 +4,12 @@ Reads HAR from Chrome, Firefox, Safari, Charles, Playwright, mitmproxy and
 proxylens itself. Producers disagree on details (HTTP/2 pseudo-headers in
 Chrome, -1 for unknown sizes and timings, numbers as strings, missing
 optional objects), so every field has a fallback; only an entry without a
-request URL is unusable. The file is parsed incrementally with ijson, so
-memory does not grow with the file, and a truncated file (a proxylens run
-that was killed) still yields every complete entry before the cut.
+request URL is unusable. Where producers give a field different meanings,
+``log.creator.name`` decides: Chrome ("WebInspector") and Firefox write the
+server port in ``connection``, and mitmproxy leaves ``ssl`` out of
+``connect``. The file is parsed incrementally with ijson, so memory does not
+grow with the file, and a truncated file (a proxylens run that was killed)
+still yields every complete entry before the cut.
 """
 
 from __future__ import annotations
@@ -210,9 +213,9 @@ def _request_body(req: dict) -> Body:
         return Body(size=size)
     text = str(text)
     encoding = _str(post.get("_encoding")) or _str(post.get("encoding"))
-    # surrogatepass: JSON can carry lone surrogates ("\ud800"), e.g. binary posted as text
-    return Body(size=size if size >= 0 else len(text.encode("utf-8", "surrogatepass")), text=text, text_encoding=encoding,
-                truncated=bool(post.get("_truncated")))
+    if size < 0:  # surrogatepass: JSON can carry lone surrogates ("\ud800"), e.g. binary posted as text
+        size = len(text.encode("utf-8", "surrogatepass"))
+    return Body(size=size, text=text, text_encoding=encoding, truncated=bool(post.get("_truncated")))
 
 
 def _response_body(resp: dict) -> Body:

@@ -145,13 +145,33 @@ def _announce(config: ProxyConfig, addresses: list, confdir) -> None:
 
 
 async def _drain(master, bridge) -> None:
+    """Let the exchanges in flight at the signal finish, within GRACE_SECONDS."""
+    bridge.stopping = True
+    loop = asyncio.get_running_loop()
+    _quiet_cancellations(loop)
     proxyserver = master.addons.get("proxyserver")
     if proxyserver is not None:
         await proxyserver.servers.update([])  # stop accepting; open connections go on
-    loop = asyncio.get_running_loop()
+    waiting = set(bridge.inflight)
     deadline = loop.time() + GRACE_SECONDS
-    while bridge.inflight and loop.time() < deadline:
+    while waiting & bridge.inflight.keys() and loop.time() < deadline:
         await asyncio.sleep(0.05)
     n = await bridge.record_inflight("proxylens was stopped before the response completed")
     if n:
         err(f"recorded {n} unfinished exchange(s) as errors")
+
+
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
+    """Connection handlers cancelled by the shutdown are expected; Python 3.11's
+    asyncio reports each one as 'Exception in callback'. Keep other errors."""
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if isinstance(context.get("exception"), asyncio.CancelledError):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

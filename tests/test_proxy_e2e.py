@@ -239,6 +239,7 @@ def test_stopping_under_load_leaves_a_complete_valid_har(start_proxy, http_origi
         if entry["response"]["status"] == 0:
             assert entry["response"]["_errorKind"] in ("shutdown", "client")
     assert f"{len(har['log']['entries'])} exchanges" in proxy.stdout
+    assert "Traceback" not in proxy.stderr and "Exception in callback" not in proxy.stderr
 
 
 def test_reverse_mode(start_proxy, http_origin):
