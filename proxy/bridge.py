@@ -17,7 +17,7 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import server_hooks
 
 from .models import ClientTLS, ExchangeError, ServerTLS
-from .snapshot import BodyCapture, client_tls, exchange_from_flow, server_tls
+from .snapshot import BodyCapture, classify_error, client_tls, exchange_from_flow, server_tls
 
 # TLS versions as they appear in the supported_versions extension (RFC 8446 4.2.1).
 TLS_VERSIONS = {0x0304: "TLSv1.3", 0x0303: "TLSv1.2", 0x0302: "TLSv1.1", 0x0301: "TLSv1", 0x0300: "SSLv3"}
@@ -100,6 +100,18 @@ class Bridge:
 
     async def error(self, flow: http.HTTPFlow) -> None:
         await self._send(flow)
+
+    async def http_connect_error(self, flow: http.HTTPFlow) -> None:
+        # The CONNECT tunnel could not be set up (upstream unreachable). The
+        # 502 in flow.response was made by mitmproxy, not by an origin: record
+        # the exchange as an error carrying mitmproxy's message.
+        if flow.error is not None:
+            message = flow.error.msg
+        elif flow.response is not None:
+            message = flow.response.get_text(strict=False) or f"CONNECT failed with {flow.response.status_code}"
+        else:
+            message = "CONNECT failed"
+        await self._send(flow, ExchangeError(message, classify_error(message)))
 
     async def _send(self, flow: http.HTTPFlow, error: ExchangeError | None = None) -> None:
         if self.inflight.pop(flow.id, None) is None and flow.metadata.get("proxylens.sent"):

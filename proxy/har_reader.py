@@ -173,6 +173,10 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _id(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
 def parse_time(value: Any) -> float:
     if not isinstance(value, str) or not value:
         return 0.0
@@ -337,13 +341,9 @@ def exchange_from_har(entry: HarEntry) -> Exchange:
     ip = (ip.strip().strip("[]") or None) if isinstance(ip, str) else None
     # Chrome and Firefox write the server's *port* in "connection" (Chrome's
     # connection id is "_connectionId"); Safari and proxylens write an id there.
-    connection = data.get("connection")
-    connection = str(connection) if connection is not None and connection != "" else None
-    connection_port = -1
+    connection, connection_port = _id(data.get("connection")), -1
     if creator in ("webinspector", "firefox") or "_connectionId" in data:
-        connection, connection_port = None, _int(connection, -1)
-    if data.get("_connectionId") is not None:
-        connection = str(data["_connectionId"])
+        connection, connection_port = _id(data.get("_connectionId")), _int(connection, -1)
     port = _int(data.get("_serverPort"), -1)
     if not 0 < port < 65536:
         port = connection_port

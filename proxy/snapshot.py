@@ -136,9 +136,14 @@ def exchange_from_flow(
 ) -> Exchange:
     """Snapshot *flow*. TLS details are passed in (built once per connection)."""
     req = flow.request
+    url = req.url
+    if req.method == "CONNECT":
+        # Authority form ("host:port"): the tunnel's target, shown as the URL
+        # the client was after (the path is inside the tunnel, unknown here).
+        url = f"https://{req.host}:{req.port}/" if ":" not in req.host else f"https://[{req.host}]:{req.port}/"
     request = Request(
         method=req.method,
-        url=req.url,
+        url=url,
         http_version=req.http_version,
         headers=_headers(req.headers),
         body=capture.take(req.raw_content, req.headers.get("content-type")),
@@ -146,7 +151,7 @@ def exchange_from_flow(
         timestamp_end=req.timestamp_end,
     )
     response = None
-    if flow.response is not None:
+    if flow.response is not None and error is None:
         r = flow.response
         response = Response(
             status=r.status_code,

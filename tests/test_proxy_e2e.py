@@ -359,3 +359,24 @@ def test_a_script_can_carry_a_mitmproxy_addon_and_an_analyzer(start_proxy, http_
     proxy.stop()
     entry = proxy.har()["log"]["entries"][0]
     assert entry["_proxylens"]["facts"]["tagcheck"] == {"tagged": "yes"}
+
+
+def test_a_tunnel_to_a_dead_upstream_is_recorded(start_proxy, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proxy = start_proxy()
+    out = subprocess.run(["curl", "-sS", "-x", proxy.url, "--cacert", str(proxy.ca), f"https://localhost:{port}/x"],
+                         capture_output=True, text=True, env=proxylens_env(tmp_path), timeout=60)
+    assert out.returncode != 0
+    proxy.stop()
+    har = proxy.har()
+    assert_valid_har(har)
+    (entry,) = har["log"]["entries"]
+    assert entry["request"]["method"] == "CONNECT"
+    assert entry["request"]["url"] == f"https://localhost:{port}/"
+    assert entry["response"]["status"] == 0, "mitmproxy's own 502 is not an origin's answer"
+    assert entry["response"]["_errorKind"] == "connect"
+    assert "status.no-response" in rules_of(entry)
