@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import stat
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ from tests.support.proxyproc import proxylens_env
 
 
 def client(proxy, **kw) -> httpx.Client:
-    return httpx.Client(proxy=proxy.url, verify=str(proxy.ca), trust_env=False, timeout=30, **kw)
+    return httpx.Client(proxy=proxy.url, verify=ssl.create_default_context(cafile=str(proxy.ca)), trust_env=False, timeout=30, **kw)
 
 
 def entries_by_url(har: dict) -> dict[str, dict]:
@@ -196,7 +197,7 @@ def _load(proxy_url: str, ca: str, origin_url: str, n_threads: int, stop_after: 
     enough = threading.Event()
 
     def run() -> None:
-        with httpx.Client(proxy=proxy_url, verify=ca, trust_env=False, timeout=10) as c:
+        with httpx.Client(proxy=proxy_url, verify=ssl.create_default_context(cafile=ca), trust_env=False, timeout=10) as c:
             while True:
                 rid = f"r{next(counter)}"
                 with lock:
