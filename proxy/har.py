@@ -7,15 +7,17 @@ leading underscore, as the spec allows: ``_proxylens``, ``_error``,
 
 from __future__ import annotations
 
+import base64
 import functools
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qsl
 
 from . import redact as R
-from .bodies import body_text
+from .bodies import BodyText, body_text
 from .findings import Finding, Severity
-from .models import Exchange, Headers, ServerTLS
+from .models import Body, Exchange, Headers, ServerTLS
 from .pipeline import Result
 
 HAR_VERSION = "1.2"
@@ -115,21 +117,56 @@ def findings_comment(findings: list[Finding]) -> str:
     return f"proxylens: {tally} — {worst}"[:500]
 
 
-def _redact_value(value: Any) -> Any:
-    """Facts and evidence may quote URLs and header values: redact those too."""
+_HEADER_KEYS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
+
+
+def _redact_value(value: Any, key: str = "") -> Any:
+    """Facts and evidence may quote URLs, header values and error messages.
+
+    Redacted by value, not by key name: fact fields such as ``cors.credentials``
+    ("include" or "omit") are not secrets, while a quoted Authorization or
+    Cookie header value is, whatever key holds it."""
     if isinstance(value, str):
-        if value.startswith(("http://", "https://", "ws://", "wss://")):
-            return R.redact_url(value)
-        return R.redact_jwts(value)
+        if key.lower() in _HEADER_KEYS:
+            return R.redact_header(key, value)
+        return R.redact_text(value)
     if isinstance(value, dict):
-        return {k: (R.REDACTED if R.is_secret_name(k) and isinstance(v, str) else _redact_value(v))
-                for k, v in value.items()}
+        return {k: _redact_value(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_value(v) for v in value]
+        return [_redact_value(v, key) for v in value]
     return value
 
 
-def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None) -> dict:
+def _body(body: Body, headers: Headers, redact: bool, limit: int | None) -> BodyText:
+    text = body_text(body, headers, limit)
+    if not redact or text.text is None:
+        return text
+    mime = headers.get("content-type") or ""
+    if text.encoding is None:
+        return BodyText(R.redact_body(text.text, mime), None, text.size, text.cut)
+    if text.encoding == "base64":
+        # Not decodable in its charset (a latin-1 form, a multipart upload with
+        # a binary part): redact over latin-1, which maps bytes 1:1, so the
+        # bytes around a redacted value come back unchanged.
+        try:
+            raw = base64.b64decode(text.text).decode("latin-1")
+        except ValueError:
+            return text
+        redacted = R.redact_body(raw, mime)
+        if redacted != raw:
+            return BodyText(base64.b64encode(redacted.encode("latin-1")).decode("ascii"), "base64", text.size,
+                            text.cut)
+    return text
+
+
+def _not_captured(size: int) -> str:
+    return f"body not captured ({size} bytes); see --body-capture and --max-body" if size > 0 else \
+        "body not captured; see --body-capture and --max-body"
+
+
+def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None,
+              max_body: int | None = None) -> dict:
+    """The HAR entry; *max_body* caps decoded bodies (None: no cap)."""
     ex: Exchange = result.exchange
     req = ex.request
     url = R.redact_url(req.url) if redact else req.url
@@ -138,6 +175,7 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
     if redact:
         query = R.redact_query_pairs(query)
         cookies = R.redact_cookie_pairs(cookies)
+    has_body = bool(req.body.size or req.body.raw or req.body.text)
     request: dict[str, Any] = {
         "method": req.method,
         "url": url,
@@ -146,30 +184,36 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
         "headers": _headers(req.headers, redact),
         "queryString": _pairs(query),
         "headersSize": -1,
-        "bodySize": max(req.body.size, -1) if (req.body.size or req.body.raw or req.body.text) else 0,
+        "bodySize": max(req.body.size, -1) if has_body else 0,
     }
-    if req.body.size or req.body.raw or req.body.text:
+    if has_body:
         mime = req.headers.get("content-type") or ""
-        text = body_text(req.body, req.headers)
+        text = _body(req.body, req.headers, redact, max_body)
+        # HAR 1.2 wants text or params; an empty text with a comment says
+        # "not captured" without pretending the body was empty.
         post: dict[str, Any] = {"mimeType": mime, "text": text.text or ""}
-        if redact and text.text and text.encoding is None:
-            post["text"] = R.redact_body(text.text, mime)
-        if text.encoding:
+        if text.text is None:
+            post["comment"] = _not_captured(req.body.size)
+        elif text.encoding:
             post["_encoding"] = text.encoding
-        if req.body.truncated:
+        elif mime.split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
+            post["params"] = _pairs(parse_qsl(text.text, keep_blank_values=True))
+        if req.body.truncated or text.cut:
             post["_truncated"] = True
         request["postData"] = post
 
     resp = ex.response
     if resp is not None:
         mime = resp.headers.get("content-type") or ""
-        text = body_text(resp.body, resp.headers)
+        text = _body(resp.body, resp.headers, redact, max_body)
         content: dict[str, Any] = {"size": text.size, "mimeType": mime}
         if text.text is not None:
-            content["text"] = R.redact_body(text.text, mime) if redact and text.encoding is None else text.text
+            content["text"] = text.text
             if text.encoding:
                 content["encoding"] = text.encoding
-        if resp.body.truncated:
+        elif text.size:
+            content["comment"] = _not_captured(text.size)
+        if resp.body.truncated or text.cut:
             content["_truncated"] = True
         if resp.body.size >= 0 and text.size:
             content["compression"] = text.size - resp.body.size
@@ -199,8 +243,10 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
             "headersSize": -1,
             "bodySize": -1,
         }
+    error_message = None
     if ex.error is not None:
-        response["_error"] = ex.error.message
+        error_message = R.redact_text(ex.error.message) if redact else ex.error.message
+        response["_error"] = error_message
         response["_errorKind"] = ex.error.kind
 
     t = ex.timings
@@ -214,11 +260,11 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
         "receive": round(t.receive, 3),
     }
     facts = result.facts
-    findings = [f.to_json() for f in result.findings]
+    found = result.findings
     if redact:
         facts = _redact_value(facts)
-        for f in findings:
-            f["evidence"] = _redact_value(f["evidence"])
+        found = [f.model_copy(update={"summary": R.redact_text(f.summary), "detail": R.redact_text(f.detail),
+                                      "evidence": _redact_value(f.evidence)}) for f in found]
     entry: dict[str, Any] = {
         "startedDateTime": iso(t.started),
         "time": round(sum(v for k, v in timings.items() if k != "ssl" and v > 0), 3),
@@ -226,8 +272,8 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
         "response": response,
         "cache": {},
         "timings": timings,
-        "comment": findings_comment(result.findings),
-        "_proxylens": {"facts": facts, "findings": findings},
+        "comment": findings_comment(found),
+        "_proxylens": {"facts": facts, "findings": [f.to_json() for f in found]},
     }
     if pageref:
         entry["pageref"] = pageref
@@ -237,8 +283,8 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
         entry["_serverPort"] = ex.server_address[1]
     if ex.connection_id:
         entry["connection"] = ex.connection_id
-    if ex.error is not None:
-        entry["_error"] = ex.error.message
+    if error_message is not None:
+        entry["_error"] = error_message
     details = security_details(ex.server_tls)
     if details:
         entry["_securityDetails"] = details

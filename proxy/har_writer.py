@@ -17,6 +17,7 @@ from typing import IO
 
 from . import __version__
 from .har import har_entry, iso
+from .redact import redact_url
 from .models import Exchange
 from .pipeline import Result
 from .session import BoundedStore, Session
@@ -76,12 +77,51 @@ class PageTracker:
         return page_id, new_page
 
 
+def _dumps(obj: dict) -> str:
+    try:
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False, default=str)
+    except ValueError:  # NaN or Infinity somewhere: not JSON; write them as null-like strings
+        return json.dumps(_finite(obj), ensure_ascii=False, default=str)
+
+
+def _finite(value: object) -> object:
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _utf8(text: str) -> str:
+    """mitmproxy decodes header bytes that are not UTF-8 with surrogateescape
+    ("M\\udcfcller" for a latin-1 "Müller"); a HAR file is UTF-8 text, so
+    turn those back into bytes and decode them with replacement."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 class HarWriter:
-    def __init__(self, path: str | os.PathLike[str], *, redact: bool = True) -> None:
+    """Writes one HAR file, entry by entry.
+
+    A write that fails (disk full, file too large) is fatal for the file but
+    not for the proxy: the writer stops, ``error`` says why, and ``lost``
+    counts the entries that did not make it. The file is cut back to the last
+    complete entry so that it stays readable.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, redact: bool = True, max_body: int | None = None) -> None:
         self.path = Path(path)
         self.redact = redact
+        self.max_body = max_body
         self.entries = 0
         self.pages = 0
+        self.lost = 0
+        self.error: str | None = None
         self._tracker = PageTracker()
         self._pages_path = self.path.with_name(self.path.name + ".pages.tmp")
         self._file: IO[str] = open(self.path, "w", encoding="utf-8")
@@ -90,30 +130,59 @@ class HarWriter:
         head = json.dumps({"version": "1.2", "creator": creator})[:-1]
         self._file.write('{"log": ' + head + ', "entries": [\n')
         self._file.flush()
+        self._good_size = self._file.tell()
         self.closed = False
 
-    def add(self, result: Result) -> dict:
+    def add(self, result: Result) -> dict | None:
+        if self.error is not None:
+            self.lost += 1
+            return None
         pageref, page = self._tracker.assign(result)
-        entry = har_entry(result, redact=self.redact, pageref=pageref)
-        line = json.dumps(entry, ensure_ascii=False, default=str)
-        if page is not None:
-            self._pages.write(("" if self.pages == 0 else ",\n") + json.dumps(page))
-            self.pages += 1
-        self._file.write(("" if self.entries == 0 else ",\n") + line)
-        self._file.flush()
+        try:
+            if page is not None:
+                if self.redact:
+                    page["title"] = redact_url(page["title"])
+                # the page first: an entry that fails below must not leave later pagerefs dangling
+                self._pages.write(("" if self.pages == 0 else ",\n") + _dumps(page))
+                self.pages += 1
+            entry = har_entry(result, redact=self.redact, pageref=pageref, max_body=self.max_body)
+            line = _utf8(_dumps(entry))
+            self._file.write(("" if self.entries == 0 else ",\n") + line)
+            self._file.flush()
+        except OSError as exc:
+            self._fail(exc)
+            return None
+        self._good_size = self._file.tell()
         self.entries += 1
         return entry
+
+    def _fail(self, exc: OSError) -> None:
+        self.error = f"cannot write {self.path}: {exc.strerror or exc}"
+        self.lost += 1
+        try:  # cut a half-written entry so the file still reads up to the last good one
+            self._file.seek(self._good_size)
+            self._file.truncate()
+        except (OSError, ValueError):
+            pass
 
     def close(self) -> None:
         if self.closed:
             return
         self.closed = True
-        self._file.write('\n], "pages": [\n')
-        self._pages.seek(0)
-        shutil.copyfileobj(self._pages, self._file)
-        self._file.write("\n]}}\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._pages.close()
-        self._pages_path.unlink(missing_ok=True)
+        try:
+            if self.error is None:
+                self._file.write('\n], "pages": [\n')
+                self._pages.seek(0)
+                shutil.copyfileobj(self._pages, self._file)
+                self._file.write("\n]}}\n")
+                self._file.flush()
+                os.fsync(self._file.fileno())
+        except OSError as exc:
+            self.error = f"cannot finalize {self.path}: {exc.strerror or exc}"
+        finally:
+            for f in (self._file, self._pages):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+            self._pages_path.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -38,6 +39,11 @@ class Pipeline:
                 result.findings.append(_analyzer_error(analyzer, exc))
                 continue
             if analysis.facts is not None:
+                try:  # facts go into HAR files and JSON reports: they must be JSON
+                    json.dumps(analysis.facts, allow_nan=False)
+                except (TypeError, ValueError) as exc:
+                    result.findings.append(_analyzer_error(analyzer, TypeError(f"facts are not JSON: {exc}")))
+                    continue
                 result.facts[analyzer.name] = analysis.facts
             result.findings.extend(analysis.findings)
         return result

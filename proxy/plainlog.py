@@ -13,6 +13,7 @@ from typing import IO
 
 from .findings import Severity
 from .pipeline import Result
+from .redact import redact_text
 
 
 def human_size(n: int) -> str:
@@ -25,23 +26,32 @@ def human_size(n: int) -> str:
     return f"{n / 1024 / 1024:.1f}MB"
 
 
-def exchange_line(result: Result) -> str:
+def _clock(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts).strftime("%H:%M:%S") if ts else "--:--:--"
+    except (ValueError, OverflowError, OSError):  # a HAR with a date out of range
+        return "--:--:--"
+
+
+def exchange_line(result: Result, *, redact: bool = False) -> str:
+    """One line per exchange. With *redact*, as safe as the HAR (CI logs are often public)."""
     ex = result.exchange
-    when = datetime.fromtimestamp(ex.timings.started).strftime("%H:%M:%S") if ex.timings.started else "--:--:--"
+    when = _clock(ex.timings.started)
+    clean = redact_text if redact else (lambda text: text)
     if ex.response is not None:
         outcome = f"{ex.response.status} {ex.response.reason}".rstrip()
         size = human_size(ex.response.body.size)
     else:
         outcome = f"ERROR {ex.error.kind if ex.error else ''}".rstrip()
         size = "-"
-    line = f"{when} {ex.request.method} {ex.request.url} -> {outcome} {ex.timings.total:.0f}ms {size}"
+    line = f"{when} {ex.request.method} {clean(ex.request.url)} -> {outcome} {ex.timings.total:.0f}ms {size}"
     if ex.error is not None and ex.response is None:
-        line += f" ({ex.error.message})"
+        line += f" ({clean(ex.error.message)})"
     notable = [f for f in result.findings if f.severity >= Severity.WARNING]
     if notable:
         worst = max(notable, key=lambda f: f.severity.rank)
         more = f" (+{len(notable) - 1})" if len(notable) > 1 else ""
-        line += f" | {worst.severity.value}: {worst.rule}: {worst.summary}{more}"
+        line += f" | {worst.severity.value}: {worst.rule}: {clean(worst.summary)}{more}"
     return line
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "redact_header",
     "redact_jwts",
     "redact_query_pairs",
+    "redact_text",
     "redact_url",
 ]
 
@@ -309,13 +310,28 @@ def _redact_json(data: object) -> bool:
     return changed
 
 
+# "key": "string" or "key": number, for JSON that does not parse (cut at the
+# capture limit, or not quite JSON): the members we can still recognize.
+_JSON_MEMBER = re.compile(r'"((?:[^"\\]|\\.){1,200})"(\s*:\s*)("(?:[^"\\]|\\.)*"?|-?\d[\d.eE+-]*)')
+
+
+def _redact_json_members(text: str) -> str:
+    def member(m: re.Match[str]) -> str:
+        if not is_secret_name(m.group(1)) or m.group(3) in ('""', f'"{REDACTED}"'):
+            return m.group(0)
+        return f'"{m.group(1)}"{m.group(2)}"{REDACTED}"'
+
+    return _JSON_MEMBER.sub(member, text)
+
+
 def _redact_json_text(text: str) -> str:
     try:
         data = json.loads(text)
         changed = _redact_json(data)
     except (ValueError, RecursionError):
-        # Not JSON after all (or truncated): only the JWT pass applies.
-        return text
+        # Not JSON after all (or truncated at the capture limit): redact the
+        # members that are still recognizable.
+        return _redact_json_members(text)
     if not changed:
         return text  # keep the original formatting byte-for-byte
     try:
@@ -347,6 +363,17 @@ def _redact_multipart(text: str, boundary: str) -> str:
         if value:
             parts[i] = part[: end.end()] + REDACTED + body[len(value):]
     return delimiter.join(parts)
+
+
+_URL_IN_TEXT = re.compile(r"""\b(?:https?|wss?)://[^\s"'<>]+""", re.IGNORECASE)
+
+
+def redact_text(text: str) -> str:
+    """Free text (summaries, error messages, log lines): URLs anywhere in it
+    lose their secret parameters, JWTs their signatures."""
+    if "://" in text:
+        text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return redact_jwts(text)
 
 
 def redact_body(text: str, mime_type: str) -> str:

@@ -3,24 +3,27 @@
 Start-up: the worker starts first and loads every analyzer (so a broken
 ``-s`` script is a clear configuration error before anything listens), then
 mitmproxy starts with the Bridge addon. Shutdown on SIGINT/SIGTERM: stop
-listening, give in-flight exchanges a moment to finish, record the rest as
-errors, tell the worker to drain and finalize the HAR, print the summary.
+listening, give the exchanges in flight a moment to finish, record the rest
+as errors, tell the worker to drain and finalize the HAR, print the summary.
+The worker is watched throughout: if it dies, the proxy says so and stops
+(exit 3) instead of proxying traffic that nobody records.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import queue
 import signal
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .snapshot import BodyCapture
 from .worker import WorkerConfig, worker_main
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 GRACE_SECONDS = 3.0
-QUEUE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -41,36 +44,70 @@ def err(message: str) -> None:
     print(f"proxylens: {message}", file=sys.stderr, flush=True)
 
 
+def _receive(outbox: multiprocessing.Queue, worker: multiprocessing.Process) -> tuple[str, object]:
+    """The worker's next message, or ("dead", exit code) if it died first."""
+    while True:
+        try:
+            return outbox.get(timeout=0.5)
+        except queue.Empty:
+            if not worker.is_alive():
+                try:  # it may have said something just before exiting
+                    return outbox.get(timeout=0.5)
+                except queue.Empty:
+                    return "dead", worker.exitcode
+
+
 def run_proxy(config: ProxyConfig) -> int:
+    import certs
+
+    try:
+        confdir = certs.ensure_private()
+    except OSError as exc:
+        err(f"error: cannot use the config directory {certs.config_dir()}: {exc.strerror or exc}. "
+            "Set PROXYLENS_HOME to a directory you can write.")
+        return EXIT_USAGE
     mp = multiprocessing.get_context("spawn")
-    inbox: multiprocessing.Queue = mp.Queue(maxsize=QUEUE_SIZE)
+    inbox: multiprocessing.Queue = mp.Queue()
     outbox: multiprocessing.Queue = mp.Queue()
+    processed = mp.RawValue("Q", 0)  # exchanges the worker has finished: the bridge's backlog gauge
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, quiet=config.quiet,
-                                 scripts=config.scripts)
-    worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox), name="proxylens-analysis")
+                                 scripts=config.scripts,
+                                 max_body=None if config.capture.mode == "all" else config.capture.max_bytes)
+    worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),
+                        name="proxylens-analysis")
     worker.start()
-    kind, payload = outbox.get()
-    if kind == "error":
-        worker.join()
-        err(f"error: {payload}")
+    kind, payload = _receive(outbox, worker)
+    if kind != "ready":
+        worker.join(5)
+        err(f"error: {payload}" if kind == "error" else f"error: the analysis worker exited during start-up "
+            f"(exit code {payload})")
         return EXIT_USAGE
     code = EXIT_INTERNAL
     try:
-        code = asyncio.run(_serve(config, inbox))
+        code = asyncio.run(_serve(config, confdir, inbox, worker, processed))
     except Exception as exc:
         err(f"internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
     finally:
-        inbox.put(None)
-        done = outbox.get()
-        worker.join()
-        if done[0] == "done":
-            print(done[1]["summary"], flush=True)
+        if worker.is_alive():
+            inbox.put(None)
+        else:
+            inbox.cancel_join_thread()
+        kind, payload = _receive(outbox, worker)
+        worker.join(10)
+        if kind == "done":
+            print(payload["summary"], flush=True)
+            if not payload["har_ok"] and code == EXIT_OK:
+                code = EXIT_INTERNAL
+        else:
+            err(f"the analysis worker died (exit code {payload}); the HAR and the summary are incomplete")
+            code = EXIT_INTERNAL
     return code
 
 
-async def _serve(config: ProxyConfig, inbox: multiprocessing.Queue) -> int:
+async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -> int:
     from mitmproxy import options
+    from mitmproxy.addons.errorcheck import ErrorCheckHandler
     from mitmproxy.addons.termlog import TermLog
     from mitmproxy.tools.dump import DumpMaster
 
@@ -78,62 +115,80 @@ async def _serve(config: ProxyConfig, inbox: multiprocessing.Queue) -> int:
 
     from .bridge import Bridge
 
-    confdir = certs.ensure_private()
+    loop = asyncio.get_running_loop()
     opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode])
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     # mitmproxy's own log goes to stderr (stdout is for exchanges and the
-    # summary); start-up failures are checked below instead of by errorcheck,
+    # summary). Errors logged during start-up (port in use, a script addon
+    # that fails) are collected here rather than by mitmproxy's errorcheck,
     # which would sys.exit() from inside the event loop.
     termlog = TermLog(out=sys.stderr)
     errorcheck = master.addons.get("errorcheck")
     errorcheck.finish()
     master.addons.remove(errorcheck)
-    bridge = Bridge(inbox, config.capture)
+    startup_errors = ErrorCheckHandler()
+    startup_errors.install()
+    bridge = Bridge(inbox, config.capture, processed)
+    _quiet_cancellations(loop, bridge)
     master.addons.add(termlog, bridge)
-    opts.update(
-        confdir=str(confdir),
-        termlog_verbosity="warn",
-        ssl_insecure=config.ssl_insecure,
-        ssl_verify_upstream_trusted_ca=config.upstream_ca,
-        scripts=list(config.scripts),
-    )
-    certs.ensure_private(confdir)  # mitmproxy may just have created the CA here
-
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    run = asyncio.create_task(master.run())
     try:
+        opts.update(
+            confdir=str(confdir),
+            termlog_verbosity="warn",
+            ssl_insecure=config.ssl_insecure,
+            ssl_verify_upstream_trusted_ca=config.upstream_ca,
+            scripts=list(config.scripts),
+        )
+        certs.ensure_private(confdir)  # mitmproxy may just have created the CA here
+
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        run = asyncio.create_task(master.run())
         started = asyncio.create_task(bridge.running_event.wait())
         await asyncio.wait({run, started}, return_when=asyncio.FIRST_COMPLETED)
         if run.done():
             run.result()
             return EXIT_INTERNAL
         proxyserver = master.addons.get("proxyserver")
-        failures = [s for s in proxyserver.servers if s.last_exception is not None]
-        if failures or not proxyserver.listen_addrs():
-            for server in failures:
-                err(f"cannot listen for {server.mode.full_spec}: {server.last_exception}")
-            err("the proxy could not start. If the address is in use, pick another port with --listen-port "
-                "or stop the process that holds it.")
+        if startup_errors.has_errored or not proxyserver.listen_addrs():
+            err("the proxy could not start (see the error above). If the address is in use, pick another "
+                "port with --listen-port or stop the process that holds it.")
             master.shutdown()
             await run
             return EXIT_USAGE
+        startup_errors.uninstall()
         _announce(config, proxyserver.listen_addrs(), confdir)
+
+        worker_died = False
+
+        async def watch_worker() -> None:
+            nonlocal worker_died
+            while worker.is_alive():
+                await asyncio.sleep(0.5)
+            worker_died = True
+            err(f"error: the analysis worker died (exit code {worker.exitcode}); stopping, since nothing "
+                "would be recorded")
+            stop.set()
+
+        watcher = asyncio.create_task(watch_worker())
         await asyncio.wait({run, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+        watcher.cancel()
         if run.done():
             run.result()
             return EXIT_OK
         await _drain(master, bridge)
         master.shutdown()
         await run
-        return EXIT_OK
+        if bridge.bodies_dropped:
+            err(f"{bridge.bodies_dropped} exchange(s) were recorded without bodies because analysis fell behind")
+        return EXIT_INTERNAL if worker_died else EXIT_OK
     finally:
+        startup_errors.uninstall()
         termlog.uninstall()
 
 
-def _announce(config: ProxyConfig, addresses: list, confdir) -> None:
+def _announce(config: ProxyConfig, addresses: list, confdir: Path) -> None:
     import certs
 
     for host, port, *_ in addresses:
@@ -148,7 +203,6 @@ async def _drain(master, bridge) -> None:
     """Let the exchanges in flight at the signal finish, within GRACE_SECONDS."""
     bridge.stopping = True
     loop = asyncio.get_running_loop()
-    _quiet_cancellations(loop)
     proxyserver = master.addons.get("proxyserver")
     if proxyserver is not None:
         await proxyserver.servers.update([])  # stop accepting; open connections go on
@@ -156,18 +210,19 @@ async def _drain(master, bridge) -> None:
     deadline = loop.time() + GRACE_SECONDS
     while waiting & bridge.inflight.keys() and loop.time() < deadline:
         await asyncio.sleep(0.05)
-    n = await bridge.record_inflight("proxylens was stopped before the response completed")
+    n = bridge.record_inflight("proxylens was stopped before the response completed")
     if n:
         err(f"recorded {n} unfinished exchange(s) as errors")
 
 
-def _quiet_cancellations(loop: asyncio.AbstractEventLoop) -> None:
+def _quiet_cancellations(loop: asyncio.AbstractEventLoop, bridge) -> None:
     """Connection handlers cancelled by the shutdown are expected; Python 3.11's
-    asyncio reports each one as 'Exception in callback'. Keep other errors."""
+    asyncio reports each one as 'Exception in callback'. Installed before
+    mitmproxy's own handler, which restores it when mitmproxy's run ends."""
     previous = loop.get_exception_handler()
 
     def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        if isinstance(context.get("exception"), asyncio.CancelledError):
+        if bridge.stopping and isinstance(context.get("exception"), asyncio.CancelledError):
             return
         if previous is not None:
             previous(loop, context)

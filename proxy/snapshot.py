@@ -8,6 +8,7 @@ data (TLS on both sides) is built once per connection and reused.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,14 +52,25 @@ def _headers(h: http.Headers) -> Headers:
     return Headers(tuple((k, v) for k, v in h.items(multi=True)))
 
 
+_CONNECT_ERRORS = ("connect call failed", "connection refused", "refused", "unreachable", "no route to host",
+                   "name or service not known", "nodename nor servname", "getaddrinfo", "name resolution",
+                   "no address associated", "cannot connect to")
+_TLS_ERRORS = ("certificate", "tls handshake", "ssl handshake", "handshake failed", "tlsv1 alert", "ssl:",
+               "wrong version number", "sslv3 alert", "tls alert")
+
+
 def classify_error(message: str) -> str:
+    """A coarse kind for an error message from mitmproxy (or a HAR producer).
+
+    Connection failures are recognized first: "Cannot connect to tls.example.com"
+    is a connect error even though the host name contains "tls".
+    """
     m = message.lower()
-    if "certificate" in m or "tls" in m or "ssl" in m or "handshake" in m:
-        return "tls"
     if "timed out" in m or "timeout" in m:
         return "timeout"
-    if "refused" in m or "connect call failed" in m or "unreachable" in m or "name or service" in m \
-            or "nodename nor servname" in m or "getaddrinfo" in m or "no route" in m:
+    if any(p in m for p in _TLS_ERRORS):
+        return "tls"
+    if any(p in m for p in _CONNECT_ERRORS):
         return "connect"
     if "client disconnected" in m or "client closed" in m or m == "connection killed.":
         return "client"
@@ -85,44 +97,59 @@ def server_tls(conn: connection.Server, verify: bool) -> ServerTLS | None:
     if not conn.tls:
         return None
     established = conn.tls_established
+    verify_error = conn.error if conn.error and "certificate" in conn.error.lower() else None
     return ServerTLS(
         sni=conn.sni,
         version=conn.tls_version,
         cipher=conn.cipher,
         alpn=conn.alpn.decode("ascii", "replace") if conn.alpn else None,
         # mitmproxy only completes the handshake when verification passed, unless told not to verify.
-        verified=(True if verify else None) if established else None,
-        verify_error=conn.error if conn.error and "certificate" in conn.error.lower() else None,
+        verified=(True if verify else None) if established else (False if verify_error else None),
+        verify_error=verify_error,
         certificate_chain=tuple(c._cert.public_bytes(Encoding.DER) for c in conn.certificate_list),
     )
 
 
-def timings(flow: http.HTTPFlow, new_connection: bool) -> Timings:
+def timings(flow: http.HTTPFlow, new_connection: bool, ended: float | None = None) -> Timings:
+    """HAR timings from mitmproxy's timestamps.
+
+    HAR 1.2: ``connect`` is "Time required to create TCP connection" and
+    includes ``ssl``; ``time`` is the sum of the phases. An upstream connection
+    opened before the request (mitmproxy connects eagerly on CONNECT) counts
+    for the first request on it, which then starts when the connection did,
+    with ``blocked`` covering the wait for the client's request, as browsers
+    report it.
+    """
     req = flow.request
     start = req.timestamp_start
     req_end = req.timestamp_end or start
     sc = flow.server_conn
-    connect = ssl = -1.0
+    started = start
+    blocked = connect = ssl = -1.0
     ready = req_end
-    if new_connection and sc.timestamp_start and sc.timestamp_tcp_setup:
+    if new_connection and sc.timestamp_start:
         done = sc.timestamp_tls_setup or sc.timestamp_tcp_setup
-        # HAR 1.2: "connect [ms] - Time required to create TCP connection" and
-        # "If this field is defined then the time is also included in the
-        # connect field" (about ssl).
-        connect = max(0.0, (done - sc.timestamp_start) * 1000)
-        if sc.timestamp_tls_setup:
-            ssl = min(connect, max(0.0, (sc.timestamp_tls_setup - sc.timestamp_tcp_setup) * 1000))
-        ready = max(req_end, done)
+        if done is None and flow.response is None:  # the connection never came up: the time went there
+            done = ended or (flow.error.timestamp if flow.error else sc.timestamp_start)
+        if done is not None:
+            connect = max(0.0, (done - sc.timestamp_start) * 1000)
+            if sc.timestamp_tls_setup and sc.timestamp_tcp_setup:
+                ssl = min(connect, max(0.0, (sc.timestamp_tls_setup - sc.timestamp_tcp_setup) * 1000))
+            if sc.timestamp_start < start:
+                started = sc.timestamp_start
+                blocked = max(0.0, (start - done) * 1000)
+            ready = max(req_end, done)
     send = max(0.0, (req_end - start) * 1000)
     resp = flow.response
     if resp is not None:
         wait = max(0.0, (resp.timestamp_start - ready) * 1000)
         receive = max(0.0, ((resp.timestamp_end or resp.timestamp_start) - resp.timestamp_start) * 1000)
     else:
-        end = flow.error.timestamp if flow.error else ready
+        end = ended or (flow.error.timestamp if flow.error else ready)
         wait = max(0.0, (end - ready) * 1000)
         receive = 0.0
-    return Timings(started=start, connect=connect, ssl=ssl, send=send, wait=wait, receive=receive)
+    return Timings(started=started, blocked=blocked, connect=connect, ssl=ssl, send=send, wait=wait,
+                   receive=receive)
 
 
 def exchange_from_flow(
@@ -171,7 +198,7 @@ def exchange_from_flow(
         request=request,
         response=response,
         error=error,
-        timings=timings(flow, new_connection),
+        timings=timings(flow, new_connection, ended=time.time() if error is not None else None),
         client_tls=client,
         server_tls=server,
         client_address=tuple(flow.client_conn.peername[:2]) if flow.client_conn.peername else None,

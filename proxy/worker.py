@@ -28,6 +28,7 @@ class WorkerConfig:
     redact: bool = True
     quiet: bool = False
     scripts: tuple[str, ...] = field(default_factory=tuple)
+    max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
 
 
 def build_pipeline(scripts: tuple[str, ...]) -> Pipeline:
@@ -47,19 +48,32 @@ class Sink:
 
         self.config = config
         self.tally = Tally()
-        self.har = HarWriter(config.har_path, redact=config.redact) if config.har_path else None
+        self.har = (HarWriter(config.har_path, redact=config.redact, max_body=config.max_body)
+                    if config.har_path else None)
+        self.console = not config.quiet
 
     def add(self, result: Result) -> None:
         self.tally.add(result)
         if self.har is not None:
+            before = self.har.error
             self.har.add(result)
-        if not self.config.quiet:
-            write_line(sys.stdout, exchange_line(result))
+            if self.har.error and not before:
+                print(f"proxylens: error: {self.har.error}; no more entries will be recorded. "
+                      "Free some space or pick another --har path.", file=sys.stderr, flush=True)
+        if self.console:
+            try:
+                write_line(sys.stdout, exchange_line(result, redact=self.config.redact))
+            except (BrokenPipeError, OSError):
+                self.console = False  # stdout went away (`| head`): keep recording, stop printing
 
-    def close(self) -> str:
-        if self.har is not None:
-            self.har.close()
-        return summary_text(self.tally, self.config.har_path, self.har.entries if self.har else None)
+    def close(self) -> dict:
+        har = self.har
+        if har is not None:
+            har.close()
+        summary = summary_text(self.tally, self.config.har_path, har.entries if har else None)
+        if har is not None and (har.error or har.lost):
+            summary += f"\nHAR incomplete: {har.error} ({har.lost} entries not recorded)"
+        return {"summary": summary, "tally": self.tally.as_dict(), "har_ok": har is None or not har.error}
 
 
 def process(pipeline: Pipeline, sink: Sink, exchange) -> None:
@@ -75,7 +89,8 @@ def process(pipeline: Pipeline, sink: Sink, exchange) -> None:
         traceback.print_exc()
 
 
-def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: multiprocessing.Queue) -> None:
+def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: multiprocessing.Queue,
+                processed=None) -> None:
     # Ctrl-C in a terminal signals the whole process group; the proxy process
     # decides when we stop (it sends None once in-flight flows are recorded).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -83,21 +98,25 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
     try:
         pipeline = build_pipeline(config.scripts)
         sink = Sink(config)
-    except (ScriptError, OSError, ValueError) as exc:
-        outbox.put(("error", str(exc)))
+    except BaseException as exc:  # a script may even call sys.exit(): report it, never hang the proxy
+        outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError)) else
+                    f"{type(exc).__name__}: {exc}"))
         return
     outbox.put(("ready", None))
     parent = multiprocessing.parent_process()
-    while True:
-        try:
-            item = inbox.get(timeout=1.0)
-        except queue.Empty:
-            if parent is not None and not parent.is_alive():
-                break  # the proxy died without saying goodbye: still finalize the HAR
-            continue
-        if item is None:
-            break
-        for exchange in item if isinstance(item, list) else (item,):
-            process(pipeline, sink, exchange)
-    summary = sink.close()
-    outbox.put(("done", {"summary": summary, "tally": sink.tally.as_dict()}))
+    try:
+        while True:
+            try:
+                item = inbox.get(timeout=1.0)
+            except queue.Empty:
+                if parent is not None and not parent.is_alive():
+                    break  # the proxy died without saying goodbye: still finalize the HAR
+                continue
+            if item is None:
+                break
+            for exchange in item if isinstance(item, list) else (item,):
+                process(pipeline, sink, exchange)
+                if processed is not None:
+                    processed.value += 1
+    finally:
+        outbox.put(("done", sink.close()))

@@ -377,9 +377,20 @@ def test_json_escaped_jwt() -> None:
     assert json.loads(redact_body(f'{{"t": "{escaped}"}}', "application/json")) == {"t": JWT_REDACTED}
 
 
-def test_broken_json_falls_back_to_jwts() -> None:
-    body = f'{{"password": "hunter2", "t": "{JWT}"'  # truncated
-    assert redact_body(body, "application/json") == f'{{"password": "hunter2", "t": "{JWT_REDACTED}"'
+def test_broken_json_still_loses_recognizable_secrets() -> None:
+    body = f'{{"password": "hunter2", "t": "{JWT}", "access_token": "abc'  # cut at the capture limit
+    assert redact_body(body, "application/json") == (
+        f'{{"password": "[redacted]", "t": "{JWT_REDACTED}", "access_token": "[redacted]"'
+    )
+
+
+def test_redact_text_finds_urls_and_jwts_anywhere() -> None:
+    from proxy.redact import redact_text
+
+    text = f"loop at https://a.test/cb?code=SEKRIT&state=ok (token {JWT}) and http://b.test/?page=2"
+    assert redact_text(text) == (
+        f"loop at https://a.test/cb?code=[redacted]&state=ok (token {JWT_REDACTED}) and http://b.test/?page=2"
+    )
 
 
 def test_deep_json_never_raises() -> None:
