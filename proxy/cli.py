@@ -24,11 +24,12 @@ def size(text: str) -> int:
     units = {"k": 1024, "m": 1024**2, "g": 1024**3}
     t = text.strip().lower().rstrip("b")
     try:
-        if t and t[-1] in units:
-            return int(float(t[:-1]) * units[t[-1]])
-        return int(t)
+        value = int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 512k, 1m)") from None
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 512k, 1m)")
+    return value
 
 
 def mode(text: str) -> str:
@@ -64,9 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body", type=size, default="1m", metavar="SIZE",
                    help="cap for textual bodies in the HAR (default 1m)")
     p.add_argument("--ssl-insecure", action="store_true",
-                   help="do not verify upstream certificates (the verdict is still recorded)")
+                   help="do not verify upstream certificates at all (exchanges then show verified: null)")
     p.add_argument("--upstream-ca", metavar="PEM",
-                   help="trust this CA bundle (instead of the system's) when verifying upstream servers")
+                   help="verify upstream servers against this CA bundle instead of the default (certifi's "
+                        "Mozilla bundle); e.g. /etc/ssl/certs/ca-certificates.crt for the system store")
 
     a = sub.add_parser("analyze", help="analyze a HAR file from any browser or tool")
     a.add_argument("file", metavar="FILE.har")
@@ -104,6 +106,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `proxylens rules | head`: the reader left, not an error
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # exit 1 means "policy failed"; a bug must not look like that
+        import traceback
+
+        traceback.print_exc()
+        print("proxylens: internal error (the traceback above); please report it", file=sys.stderr)
+        return 3
 
 
 def _main(argv: list[str] | None) -> int:

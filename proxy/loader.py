@@ -31,8 +31,14 @@ def load_script(path: str) -> ModuleType:
         raise ScriptError(f"script {path} cannot be loaded as Python")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    # As mitmproxy does for its scripts: modules beside the script are importable.
+    folder = str(file.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
+    except SystemExit as exc:
+        raise ScriptError(f"script {path} called sys.exit({exc.code!r}) while loading") from exc
     except Exception as exc:
         last = traceback.extract_tb(exc.__traceback__)[-1]
         raise ScriptError(
@@ -44,7 +50,10 @@ def load_script(path: str) -> ModuleType:
 def analyzers_in(module: ModuleType) -> list[Analyzer]:
     explicit = getattr(module, "analyzers", None)
     if explicit is not None:
-        found = list(explicit)
+        try:
+            found = list(explicit)
+        except TypeError:
+            raise ScriptError(f"{module.__file__}: `analyzers` must be a list of analyzers") from None
     else:
         found = [v for v in vars(module).values() if isinstance(v, Analyzer)]
     for item in found:

@@ -32,12 +32,16 @@ class WorkerConfig:
 
 
 def build_pipeline(scripts: tuple[str, ...]) -> Pipeline:
+    """Built-in analyzers plus those of each script; ScriptError says what is wrong."""
     from addons import builtin_analyzers
 
     analyzers = builtin_analyzers()
     for path in scripts:
         analyzers.extend(analyzers_in(load_script(path)))
-    return Pipeline(analyzers)
+    try:
+        return Pipeline(analyzers)
+    except ValueError as exc:  # e.g. a custom analyzer named like a built-in one
+        raise ScriptError(f"{exc}; rename the analyzer in your script") from None
 
 
 class Sink:

@@ -26,14 +26,15 @@ def proxylens_env(home: Path) -> dict[str, str]:
 
 
 class ProxyProcess:
-    def __init__(self, home: Path, *args: str, har: Path | None = None, startup_timeout: float = 60) -> None:
+    def __init__(self, home: Path, *args: str, har: Path | None = None, startup_timeout: float = 60,
+                 preexec_fn=None) -> None:
         self.home = home
         self.har_path = har
         argv = [PROXYLENS, "proxy", "--listen-port", "0", *args]
         if har is not None:
             argv += ["--har", str(har)]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=proxylens_env(home))
+                                     env=proxylens_env(home), preexec_fn=preexec_fn)
         self.stdout_lines: list[str] = []
         self.stderr_lines: list[str] = []
         self._listening = threading.Event()
