@@ -18,6 +18,26 @@ from tests.harschema import assert_valid_har
 from tests.support.proxyproc import PROXYLENS, proxylens_env
 
 
+def one_shot_origin(response: bytes) -> int:
+    """A raw origin that answers one request with exactly *response* bytes
+    (for what http.server will not send: bad header bytes, bombs)."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve() -> None:
+        with server:
+            conn, _ = server.accept()
+            with conn:
+                conn.recv(65536)
+                conn.sendall(response)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1]
+
+
 class ListQueue(list):
     def put_nowait(self, item) -> None:
         self.append(item)
@@ -97,27 +117,13 @@ def test_nan_facts_and_odd_headers_still_give_a_valid_har(start_proxy, tmp_path)
         "def ratio(exchange, session):\n"
         "    return Analysis(facts={'ratio': float('nan')})\n"
     )
-    # an origin that sends a latin-1 header byte (not UTF-8), as old servers do
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    port = server.getsockname()[1]
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Name: M\xfcller\r\n"
-                     b"Content-Disposition: attachment; filename=\"caf\xe9.txt\"\r\n\r\nok")
-        conn.close()
-
-    import threading
-
-    threading.Thread(target=serve, daemon=True).start()
+    # an origin that sends latin-1 header bytes (not UTF-8), as old servers do
+    port = one_shot_origin(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Name: M\xfcller\r\n"
+                           b"Content-Disposition: attachment; filename=\"caf\xe9.txt\"\r\n\r\nok")
     proxy = start_proxy("-s", str(script))
     with httpx.Client(proxy=proxy.url, trust_env=False, timeout=30) as c:
         assert c.get(f"http://127.0.0.1:{port}/latin1").text == "ok"
     proxy.stop()
-    server.close()
     har = proxy.har()
     assert_valid_har(har)
     (entry,) = har["log"]["entries"]
@@ -130,21 +136,8 @@ def test_nan_facts_and_odd_headers_still_give_a_valid_har(start_proxy, tmp_path)
 
 def test_a_gzip_bomb_is_cut_at_max_body(start_proxy, tmp_path):
     bomb = gzip.compress(b"{" + b" " * (20 * 1024 * 1024) + b"}")
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    port = server.getsockname()[1]
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-                     + f"Content-Length: {len(bomb)}\r\n\r\n".encode() + bomb)
-        conn.close()
-
-    import threading
-
-    threading.Thread(target=serve, daemon=True).start()
+    port = one_shot_origin(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                           + f"Content-Length: {len(bomb)}\r\n\r\n".encode() + bomb)
     proxy = start_proxy("--max-body", "64k")
     with httpx.Client(proxy=proxy.url, trust_env=False, timeout=30) as c:
         assert len(c.get(f"http://127.0.0.1:{port}/bomb").content) == 20 * 1024 * 1024 + 2
