@@ -5,7 +5,12 @@ from __future__ import annotations
 from proxy.analyzer import Analyzer
 
 
-def builtin_analyzers() -> list[Analyzer]:
+ENGINES = ("chromium", "firefox")
+
+
+def builtin_analyzers(engine: str = "chromium") -> list[Analyzer]:
+    """*engine*: the browser whose behaviour verdicts follow where engines differ."""
+    from .cors import CorsAnalyzer
     from .status import StatusAnalyzer
 
-    return [StatusAnalyzer()]
+    return [StatusAnalyzer(), CorsAnalyzer(engine)]

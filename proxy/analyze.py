@@ -28,9 +28,10 @@ def _report_entry(index: int, result: Result) -> dict:
     }
 
 
-def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (), out: IO[str] = sys.stdout) -> int:
+def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (), engine: str = "chromium",
+            out: IO[str] = sys.stdout) -> int:
     try:
-        pipeline = build_pipeline(scripts)
+        pipeline = build_pipeline(scripts, engine)
     except ScriptError as exc:
         print(f"proxylens: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,6 +8,8 @@ import json
 import os
 import sys
 
+from addons import ENGINES
+
 from . import __version__
 from .runner import EXIT_USAGE, ProxyConfig, run_proxy
 from .snapshot import BodyCapture
@@ -70,11 +72,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verify upstream servers against this CA bundle instead of the default (certifi's "
                         "Mozilla bundle); e.g. /etc/ssl/certs/ca-certificates.crt for the system store")
 
+    p.add_argument("--engine", choices=ENGINES, default="chromium",
+                   help="the browser whose behaviour verdicts follow where engines differ (default chromium)")
+
     a = sub.add_parser("analyze", help="analyze a HAR file from any browser or tool")
     a.add_argument("file", metavar="FILE.har")
     a.add_argument("--json", action="store_true", help="print a machine-readable report")
     a.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with extra analyzers (repeatable)")
+    a.add_argument("--engine", choices=ENGINES, default="chromium",
+                   help="the browser whose behaviour verdicts follow where engines differ (default chromium)")
 
     r = sub.add_parser("rules", help="list every rule with its default severity and reference")
     r.add_argument("--json", action="store_true")
@@ -134,11 +141,12 @@ def _main(argv: list[str] | None) -> int:
             capture=BodyCapture(args.body_capture, args.max_body),
             ssl_insecure=args.ssl_insecure,
             upstream_ca=args.upstream_ca,
+            engine=args.engine,
         ))
     if args.command == "analyze":
         from .analyze import analyze
 
-        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts))
+        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), engine=args.engine)
     if args.command == "rules":
         return cmd_rules(args.json)
     return EXIT_USAGE

@@ -38,6 +38,7 @@ class ProxyConfig:
     capture: BodyCapture = field(default_factory=BodyCapture)
     ssl_insecure: bool = False
     upstream_ca: str | None = None
+    engine: str = "chromium"
 
 
 def err(message: str) -> None:
@@ -72,7 +73,8 @@ def run_proxy(config: ProxyConfig) -> int:
     processed = mp.RawValue("Q", 0)  # exchanges the worker has finished: the bridge's backlog gauge
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, quiet=config.quiet,
                                  scripts=config.scripts,
-                                 max_body=None if config.capture.mode == "all" else config.capture.max_bytes)
+                                 max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
+                                 engine=config.engine)
     worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),
                         name="proxylens-analysis")
     worker.start()
