@@ -87,9 +87,9 @@ R_PREFLIGHT_SYNTAX = _rule("preflight-invalid-list", Severity.ERROR,
 R_AUTH_WILDCARD = _rule("authorization-covered-by-wildcard", Severity.WARNING,
                         "Access-Control-Allow-Headers: * lets Authorization through in Chromium only (deprecated); "
                         "the Fetch standard and Firefox block it.", "#cors-non-wildcard-request-header-name",
-                        detail="Chromium still accepts this and prints a deprecation warning; Firefox and Safari "
-                        "follow the standard, where '*' never covers Authorization. List it explicitly: "
-                        "`Access-Control-Allow-Headers: authorization, *`.")
+                        detail="Chromium still accepts this (a deprecation announced in 2021, not shipped as of "
+                        "Chromium 156); Firefox and Safari follow the standard, where '*' never covers "
+                        "Authorization. List it explicitly: `Access-Control-Allow-Headers: authorization, *`.")
 R_CREDENTIALS_UNKNOWN = _rule("credentials-unknown", Severity.INFO,
                               "The verdict depends on the request's credentials mode, which the wire does not show.",
                               "#concept-request-credentials-mode")
@@ -193,9 +193,9 @@ def preflight_check(origin: str, status: int, headers: Headers, method: str, hea
                     credentials: str, engine: str = "chromium") -> Failure | None:
     """Fetch, "CORS-preflight fetch", steps after the response arrives.
 
-    Engine difference: Chromium still lets Access-Control-Allow-Headers: *
-    cover Authorization (with a deprecation warning in its console); the
-    standard and Firefox do not."""
+    Engine difference: Chromium (checked with 156) still lets
+    Access-Control-Allow-Headers: * cover Authorization, a change it announced
+    in 2021 but has not shipped; the standard, Firefox and Safari do not."""
     if 300 <= status < 400:
         return Failure(R_PREFLIGHT_REDIRECT,
                        f"the preflight (OPTIONS) got a {status} redirect; browsers do not follow redirects of "
@@ -308,6 +308,11 @@ class CorsAnalyzer(Analyzer):
             return Analysis(facts, self._websocket(ex, origin, target))
         if req.method == "OPTIONS" and "access-control-request-method" in h and origin:
             return self._preflight(ex, session, facts, origin)
+        if origin is None and ex.response is None and ex.resource_type in ("fetch", "xhr"):
+            # A browser's own HAR (Chromium) keeps only the provisional headers of a fetch that
+            # failed (no Origin, no Sec-Fetch-*): the Referer still names the page's origin.
+            origin = self._referer_origin(h)
+            facts["origin"] = origin
         if mode in ("navigate", "nested-navigate"):
             facts["kind"] = "navigation"
             facts["reasons"] = ["a navigation: CORS does not apply"]
@@ -326,6 +331,20 @@ class CorsAnalyzer(Analyzer):
                                 "that is not in cors mode)"]
             return Analysis(facts)
         return self._actual(ex, session, facts, origin, site, cookies_seen)
+
+    @staticmethod
+    def _referer_origin(headers: Headers) -> str | None:
+        referer = _val(headers, "referer")
+        if not referer:
+            return None
+        parts = urlsplit(referer)
+        if not parts.scheme or not parts.hostname:
+            return None
+        try:
+            port = parts.port
+        except ValueError:
+            return None
+        return serialize_origin(parts.scheme.lower(), parts.hostname.lower(), port)
 
     # -- preflight ------------------------------------------------------------------------------
     def _preflight(self, ex: Exchange, session: Session, facts: dict, origin: str) -> Analysis:
@@ -443,9 +462,13 @@ class CorsAnalyzer(Analyzer):
 
         resp = ex.response
         if resp is None:
+            message = ex.error.message if ex.error else "network error"
             facts["verdict"] = "blocked"
-            facts["reasons"] = [f"no response ({ex.error.message if ex.error else 'network error'}): the fetch "
-                                "fails with a network error"]
+            facts["reasons"] = [f"no response ({message}): the fetch fails with a network error"]
+            if ex.source == "har" and message.startswith("net::ERR_FAILED"):
+                facts["reasons"].append("this is how Chromium's own HAR records a CORS failure, without the headers "
+                                        "that would say which check failed; record it through proxylens proxy to "
+                                        "see the preflight and the response")
             return Analysis(facts, findings)
         verdict, failure, outcomes = _decide(lambda mode: cors_check(origin, resp.headers, mode), modes)
         facts["verdict"] = verdict

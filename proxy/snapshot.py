@@ -169,7 +169,9 @@ def exchange_from_flow(
         # the client was after (the path is inside the tunnel, unknown here).
         url = f"https://{req.host}:{req.port}/" if ":" not in req.host else f"https://[{req.host}]:{req.port}/"
     request = Request(
-        method=req.method,
+        # as sent: mitmproxy's Request.method upper-cases, but fetch() keeps "patch" lowercase and
+        # CORS compares methods case-sensitively
+        method=req.data.method.decode("ascii", "replace"),
         url=url,
         http_version=req.http_version,
         headers=_headers(req.headers),
