@@ -496,3 +496,32 @@ def test_analyze_agrees_with_chromium_on_its_own_har(chromium_har, case: Case):
     verdicts = [e["facts"]["cors"]["verdict"] for e in actual]
     expected = "allowed" if all(resolved) else "blocked"
     assert verdicts[-1] == expected, (case.id, verdicts, [e["facts"]["cors"]["reasons"][:1] for e in actual])
+
+
+def test_a_websocket_from_another_origin_is_flagged(tmp_path):
+    """WebSockets are not covered by CORS: Chromium opens one to any origin
+    that accepts it, and proxylens says the server must check Origin."""
+    from playwright.sync_api import sync_playwright
+
+    origins = CorsOrigins()
+    proxy = ProxyProcess(tmp_path / "home", har=tmp_path / "ws.har")
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=[
+                *CHROMIUM_ARGS, f"--proxy-server={proxy.url}", "--proxy-bypass-list=<-loopback>"])
+            page = browser.new_page()
+            page.goto(origins.page.url("/"))
+            opened = page.evaluate("""url => new Promise(resolve => {
+                const ws = new WebSocket(url);
+                ws.onopen = () => { resolve(true); ws.close(); };
+                ws.onerror = () => resolve(false);
+            })""", origins.api.url("/ws").replace("http://", "ws://"))
+            browser.close()
+    finally:
+        proxy.stop()
+        origins.close()
+    assert opened is True, "Chromium opened the cross-origin WebSocket (no CORS check applies)"
+    (entry,) = [e for e in proxy.har()["log"]["entries"] if e["request"]["url"].endswith("/ws")]
+    cors = entry["_proxylens"]["facts"]["cors"]
+    assert cors["kind"] == "websocket" and cors["verdict"] == "not-cors"
+    assert "cors.websocket-foreign-origin" in [f["rule"] for f in entry["_proxylens"]["findings"]]

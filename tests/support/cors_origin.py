@@ -205,6 +205,24 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
+    def _websocket(self) -> None:
+        """Accept any WebSocket handshake (RFC 6455 4.2.2), whatever its Origin: the
+        server-side check that CORS does not do for WebSockets is missing here on purpose."""
+        import base64
+        import hashlib
+        import time
+
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept.decode())
+        self.end_headers()
+        self.wfile.flush()
+        time.sleep(0.5)
+        self.close_connection = True
+
     def _route(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
@@ -212,7 +230,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.log(Seen(self.command, self.path, list(self.headers.items())))
         path = urlsplit(self.path).path
         fields = dict(self.server.fields, origin=self.headers.get("Origin", ""))
-        if path == "/":
+        if path == "/ws" and self.headers.get("Upgrade", "").lower() == "websocket":
+            self._websocket()
+        elif path == "/":
             self._reply(Reply(200, (), PAGE), fields)
         elif path == "/set-cookie":
             self._reply(ok(("Set-Cookie", "sid=abc; Path=/; SameSite=Lax")), fields)
