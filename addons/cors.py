@@ -114,9 +114,13 @@ R_MAX_AGE_INVALID = _rule("max-age-invalid", Severity.WARNING,
 R_PNA = _rule("private-network-preflight", Severity.INFO,
               "A Private Network Access preflight: a less private site asks to reach this private address.",
               "#cors-preflight-fetch")
-R_PNA_DENIED = _rule("private-network-not-allowed", Severity.ERROR,
+R_PNA_DENIED = _rule("private-network-not-allowed", Severity.WARNING,
                      "The Private Network Access preflight was not answered with "
-                     "Access-Control-Allow-Private-Network: true.", "#cors-preflight-fetch")
+                     "Access-Control-Allow-Private-Network: true.", "#cors-preflight-fetch",
+                     detail="Chromium only warns about this in DevTools (Private Network Access preflights were "
+                     "never enforced and are being replaced by Local Network Access permission prompts); Firefox "
+                     "does not implement them. Answer with `Access-Control-Allow-Private-Network: true` where the "
+                     "access is intended.")
 R_WEBSOCKET = _rule("websocket-foreign-origin", Severity.WARNING,
                     "A WebSocket from another origin was accepted; CORS does not protect WebSockets.",
                     "#websocket-opening-handshake")
@@ -286,9 +290,13 @@ class CorsAnalyzer(Analyzer):
     # -- classification -------------------------------------------------------------------------
     @staticmethod
     def target_origin(ex: Exchange) -> str:
-        parts = urlsplit(ex.request.url)
+        try:
+            parts = urlsplit(ex.request.url)
+            hostname = parts.hostname
+        except ValueError:  # unparseable URL (HAR input): an origin nothing matches
+            return "null"
         scheme = {"ws": "http", "wss": "https"}.get(parts.scheme.lower(), parts.scheme.lower())
-        return serialize_origin(scheme, (parts.hostname or "").lower(), ex.request.port)
+        return serialize_origin(scheme, (hostname or "").lower(), ex.request.port)
 
     def analyze(self, ex: Exchange, session: Session) -> Analysis:
         req = ex.request
@@ -337,10 +345,10 @@ class CorsAnalyzer(Analyzer):
         referer = _val(headers, "referer")
         if not referer:
             return None
-        parts = urlsplit(referer)
-        if not parts.scheme or not parts.hostname:
-            return None
         try:
+            parts = urlsplit(referer)
+            if not parts.scheme or not parts.hostname:
+                return None
             port = parts.port
         except ValueError:
             return None
@@ -370,13 +378,10 @@ class CorsAnalyzer(Analyzer):
         pna = (_val(h, "access-control-request-private-network") or "").lower() == "true"
         if pna:
             findings.append(R_PNA.finding(subject="request.header.access-control-request-private-network"))
-            if (_val(resp.headers, "access-control-allow-private-network") or "") != "true" and self.engine == \
-                    "chromium":
-                failure = Failure(R_PNA_DENIED, "the Private Network Access preflight lacks "
-                                  "'Access-Control-Allow-Private-Network: true' (Chromium requires it; Firefox does "
-                                  "not implement Private Network Access)",
-                                  "response.header.access-control-allow-private-network")
-                verdict = "blocked"
+            if (_val(resp.headers, "access-control-allow-private-network") or "") != "true" and \
+                    self.engine == "chromium":
+                # Not decisive: Chromium only warns (never enforced), Firefox does not implement it.
+                findings.append(R_PNA_DENIED.finding(subject="response.header.access-control-allow-private-network"))
         facts["verdict"] = verdict
         facts["preflight"] = {"method": method, "headers": names, "status": resp.status}
         if verdict == "allowed":
@@ -425,11 +430,15 @@ class CorsAnalyzer(Analyzer):
                                                        ttl=MAX_AGE_CAP["firefox"]).get((origin, req.url))
         age = ex.timings.started - record.at if record is not None else 0.0
         # The browser reuses a preflight result for max-age seconds (its cache); a little slack for clocks.
-        paired = record is not None and record.method in (req.method, req.method.upper()) and \
-            age <= record.max_age + 2
         computed = set(unsafe_request_header_names(author_headers(req.headers)))
+        sent = {name.lower() for name, _ in req.headers}
+        # Fetch "main fetch" preflights only non-safelisted methods or CORS-unsafe headers; the preflight
+        # it answered also names headers we might mistake for the browser's own (an author's Cache-Control).
+        needs_preflight = req.method not in SAFELISTED_METHODS or bool(computed) or (
+            record is not None and record.uses == 0 and bool(record.headers) and set(record.headers) <= sent)
+        paired = needs_preflight and record is not None and record.method == req.method and \
+            age <= record.max_age + 2
         author = set(record.headers) if paired and record.uses == 0 else computed
-        needs_preflight = paired or req.method not in SAFELISTED_METHODS or bool(computed)
         facts["kind"] = "preflighted" if needs_preflight else "simple"
 
         # Credentials mode, from the wire.

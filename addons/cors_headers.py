@@ -47,14 +47,18 @@ _UNSAFE_BYTES = frozenset([b for b in range(0x20) if b != 0x09] + [0x22, 0x28, 0
 # Accept-Language / Content-Language: only 0-9 A-Z a-z space * , - . ; =
 _LANGUAGE_BYTES = frozenset(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz *,-.;=")
 _SAFELISTED_CONTENT_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
-_SIMPLE_RANGE = re.compile(r"bytes=(\d+)-(\d*)")
+_SIMPLE_RANGE = re.compile(r"bytes=([0-9]+)-([0-9]*)")  # ASCII digits only, as the standard says
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 def _bytes(value: str) -> bytes:
     # Header values are byte sequences; mitmproxy decodes them as UTF-8 with
-    # surrogateescape, so this gets the wire bytes back.
-    return value.encode("utf-8", "surrogateescape")
+    # surrogateescape, so this gets the wire bytes back. Other lone surrogates
+    # (possible in HAR files) are kept as their 3-byte forms: never a crash.
+    try:
+        return value.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass")
 
 
 def has_unsafe_byte(value: str) -> bool:
@@ -63,11 +67,12 @@ def has_unsafe_byte(value: str) -> bool:
 
 def mime_essence(value: str) -> str | None:
     """The MIME type's essence ("type/subtype", lowercased), or None if it does not parse."""
-    essence = value.split(";", 1)[0].strip(" \t").lower()
+    essence = value.split(";", 1)[0].strip(" \t")
     kind, slash, sub = essence.partition("/")
+    # tokens are ASCII: check before lowercasing (str.lower maps U+212A KELVIN SIGN to "k")
     if not slash or not _TOKEN.fullmatch(kind) or not _TOKEN.fullmatch(sub):
         return None
-    return essence
+    return essence.lower()
 
 
 def is_safelisted_request_header(name: str, value: str) -> bool:
@@ -141,7 +146,12 @@ def parse_max_age(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip(" \t")
-    return int(value) if value.isdigit() and value.isascii() else None
+    if not (value.isdigit() and value.isascii()):
+        return None
+    digits = value.lstrip("0") or "0"
+    # RFC 9111 1.2.2: a delta-seconds too large to represent counts as 2^31 (browsers then cap it);
+    # Python represents any value, except past its 4300-digit int() conversion limit.
+    return 2**31 if len(digits) > 4300 else int(digits)
 
 
 def serialize_origin(scheme: str, host: str, port: int | None) -> str:
