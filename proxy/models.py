@@ -88,31 +88,46 @@ class Request:
     timestamp_start: float | None = None
     timestamp_end: float | None = None
 
+    # URLs from HAR files may not parse ("http://[::1/"): the accessors then
+    # answer empty rather than raise into an analyzer.
     @property
     def scheme(self) -> str:
-        return urlsplit(self.url).scheme.lower()
+        try:
+            return urlsplit(self.url).scheme.lower()
+        except ValueError:
+            return ""
 
     @property
     def host(self) -> str:
-        return (urlsplit(self.url).hostname or "").lower()
+        try:
+            return (urlsplit(self.url).hostname or "").lower()
+        except ValueError:
+            return ""
 
     @property
     def port(self) -> int | None:
-        parts = urlsplit(self.url)
         try:
+            parts = urlsplit(self.url)
             return parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
         except ValueError:
             return None
 
     @property
     def path(self) -> str:
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+        except ValueError:
+            return self.url
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     @property
     def origin(self) -> str:
         """The URL's origin serialized as in the Fetch standard (scheme://host[:port])."""
-        parts = urlsplit(self.url)
+        try:
+            parts = urlsplit(self.url)
+            parts.hostname
+        except ValueError:
+            return "null"
         scheme = parts.scheme.lower()
         host = parts.hostname or ""
         if ":" in host:
@@ -124,7 +139,10 @@ class Request:
 
     @property
     def query(self) -> list[tuple[str, str]]:
-        return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+        try:
+            return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
+        except ValueError:
+            return []
 
 
 @dataclass(frozen=True, slots=True)
