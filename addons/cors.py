@@ -200,7 +200,7 @@ def preflight_check(origin: str, status: int, headers: Headers, method: str, hea
     Engine difference: Chromium (checked with 156) still lets
     Access-Control-Allow-Headers: * cover Authorization, a change it announced
     in 2021 but has not shipped; the standard, Firefox and Safari do not."""
-    if 300 <= status < 400:
+    if status in (301, 302, 303, 307, 308):  # Fetch's "redirect status"
         return Failure(R_PREFLIGHT_REDIRECT,
                        f"the preflight (OPTIONS) got a {status} redirect; browsers do not follow redirects of "
                        f"preflights: answer OPTIONS at this URL with 200 or 204 and the CORS headers",
@@ -409,10 +409,14 @@ class CorsAnalyzer(Analyzer):
         cap = MAX_AGE_CAP[self.engine]
         value = parse_max_age(raw)
         if raw is not None and value is None:
-            return DEFAULT_MAX_AGE, [R_MAX_AGE_INVALID.finding(
-                f"Access-Control-Max-Age: {raw} is not a non-negative integer; the browser caches this "
-                f"preflight for {DEFAULT_MAX_AGE} seconds", subject="response.header.access-control-max-age",
-                evidence={"max_age": raw})]
+            negative = raw.strip(" \t").startswith("-") and raw.strip(" \t")[1:].isdigit()
+            # Chromium reads a negative value as "do not cache"; the standard falls back to 5 seconds.
+            kept = 0 if negative and self.engine == "chromium" else DEFAULT_MAX_AGE
+            return kept, [R_MAX_AGE_INVALID.finding(
+                f"Access-Control-Max-Age: {raw} is not a non-negative integer; "
+                + ("Chromium does not cache this preflight at all (the standard and Firefox: 5 seconds)"
+                   if kept == 0 else f"the browser caches this preflight for {DEFAULT_MAX_AGE} seconds"),
+                subject="response.header.access-control-max-age", evidence={"max_age": raw})]
         if value is None:
             return DEFAULT_MAX_AGE, []
         if value > cap:
