@@ -183,3 +183,38 @@ def test_browser_through_the_proxy_gives_pages_and_pagerefs(start_proxy, http_or
     for path in ("/", "/app.js", "/status/200"):
         assert by_url[http_origin.url(path)]["pageref"] == pages[0]["id"], path
     assert by_url[http_origin.url("/")]["request"]["headers"], "Chromium's real headers were recorded"
+
+
+def test_engine_option_changes_the_verdict_where_engines_differ(tmp_path):
+    """Access-Control-Allow-Headers: * covers Authorization in Chromium, not in Firefox (or the standard)."""
+    def header_list(pairs):
+        return [{"name": k, "value": v} for k, v in pairs]
+
+    entry = {
+        "startedDateTime": "2026-01-01T00:00:00.000Z", "time": 1,
+        "request": {"method": "OPTIONS", "url": "https://api.example/x", "httpVersion": "HTTP/1.1",
+                    "headers": header_list([("Origin", "https://app.example"),
+                                            ("Access-Control-Request-Method", "GET"),
+                                            ("Access-Control-Request-Headers", "authorization"),
+                                            ("Sec-Fetch-Mode", "cors")]),
+                    "cookies": [], "queryString": [], "headersSize": -1, "bodySize": 0},
+        "response": {"status": 204, "statusText": "No Content", "httpVersion": "HTTP/1.1",
+                     "headers": header_list([("Access-Control-Allow-Origin", "https://app.example"),
+                                             ("Access-Control-Allow-Credentials", "true"),
+                                             ("Access-Control-Allow-Headers", "*")]),
+                     "cookies": [], "content": {"size": 0, "mimeType": ""}, "redirectURL": "",
+                     "headersSize": -1, "bodySize": 0},
+        "cache": {}, "timings": {"send": 0, "wait": 1, "receive": 0},
+    }
+    path = tmp_path / "preflight.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+                                        "entries": [entry]}}))
+    facts = {}
+    for engine in ("chromium", "firefox"):
+        out = analyze(str(path), "--json", "--engine", engine)
+        assert out.returncode == 0, out.stderr
+        facts[engine] = json.loads(out.stdout)["entries"][0]["facts"]["cors"]
+    # Firefox: '*' never lets Authorization through. Chromium: it does, unless the actual request is
+    # credentialed (then '*' is no wildcard at all), which a preflight cannot show.
+    assert facts["firefox"]["verdict"] == "blocked" and "authorization" in facts["firefox"]["reasons"][0]
+    assert facts["chromium"]["verdict"] == "unknown" and "credentials" in facts["chromium"]["reasons"][0]
