@@ -433,13 +433,13 @@ class CorsAnalyzer(Analyzer):
         record: PreflightRecord | None = session.store("cors.preflights", maxsize=2048,
                                                        ttl=MAX_AGE_CAP["firefox"]).get((origin, req.url))
         age = ex.timings.started - record.at if record is not None else 0.0
-        # The browser reuses a preflight result for max-age seconds (its cache); a little slack for clocks.
         computed = set(unsafe_request_header_names(author_headers(req.headers)))
         sent = {name.lower() for name, _ in req.headers}
         # Fetch "main fetch" preflights only non-safelisted methods or CORS-unsafe headers; the preflight
         # it answered also names headers we might mistake for the browser's own (an author's Cache-Control).
         needs_preflight = req.method not in SAFELISTED_METHODS or bool(computed) or (
             record is not None and record.uses == 0 and bool(record.headers) and set(record.headers) <= sent)
+        # The browser reuses a preflight result for max-age seconds (its cache); a little slack for clocks.
         paired = needs_preflight and record is not None and record.method == req.method and \
             age <= record.max_age + 2
         author = set(record.headers) if paired and record.uses == 0 else computed
