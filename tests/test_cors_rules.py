@@ -35,9 +35,10 @@ from addons.cors_headers import (
     split_list,
     unsafe_request_header_names,
 )
-from proxy.findings import Finding, catalog
+from proxy.findings import catalog
 from proxy.models import Exchange, ExchangeError, Headers, Request, Response, Timings
 from proxy.pipeline import Pipeline, Result
+from tests.support.results import only, rules
 
 
 def esc(raw: bytes) -> str:
@@ -762,16 +763,6 @@ class Run:
 
 def facts(result: Result) -> dict:
     return result.facts["cors"]
-
-
-def rules(result: Result) -> list[str]:
-    return [f.rule for f in result.findings]
-
-
-def only(result: Result, rule: str) -> Finding:
-    matching = [f for f in result.findings if f.rule == rule]
-    assert len(matching) == 1, rules(result)
-    return matching[0]
 
 
 NOT_CORS_KINDS = {"same-origin", "no-cors", "navigation", "websocket"}

@@ -7,9 +7,10 @@ import itertools
 import pytest
 
 from addons.status import StatusAnalyzer
-from proxy.findings import Finding, Severity, catalog
+from proxy.findings import Severity, catalog
 from proxy.models import Exchange, ExchangeError, Headers, Request, Response, Timings
 from proxy.pipeline import Pipeline, Result
+from tests.support.results import only, rules
 
 T0 = 1_700_000_000.0
 _ids = itertools.count(1)
@@ -43,16 +44,6 @@ def run(*exchanges: Exchange, pipeline: Pipeline | None = None) -> list[Result]:
 
 def facts(result: Result) -> dict:
     return result.facts["status"]
-
-
-def rules(result: Result) -> list[str]:
-    return [f.rule for f in result.findings]
-
-
-def only(result: Result, rule: str) -> Finding:
-    matching = [f for f in result.findings if f.rule == rule]
-    assert len(matching) == 1, rules(result)
-    return matching[0]
 
 
 # -- code, class, meaning ------------------------------------------------------
