@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from proxy.analyzer import Analyzer
 
-
 ENGINES = ("chromium", "firefox")
 
 

@@ -290,13 +290,12 @@ class CorsAnalyzer(Analyzer):
     # -- classification -------------------------------------------------------------------------
     @staticmethod
     def target_origin(ex: Exchange) -> str:
-        try:
-            parts = urlsplit(ex.request.url)
-            hostname = parts.hostname
-        except ValueError:  # unparseable URL (HAR input): an origin nothing matches
-            return "null"
-        scheme = {"ws": "http", "wss": "https"}.get(parts.scheme.lower(), parts.scheme.lower())
-        return serialize_origin(scheme, (hostname or "").lower(), ex.request.port)
+        """The origin requested ("null" for an unparseable URL); a WebSocket URL compares as http(s)."""
+        origin = ex.request.origin
+        for ws, http in (("ws://", "http://"), ("wss://", "https://")):
+            if origin.startswith(ws):
+                return http + origin[len(ws):]
+        return origin
 
     def analyze(self, ex: Exchange, session: Session) -> Analysis:
         req = ex.request

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from proxy.models import serialize_origin  # noqa: F401 - part of this module's rule set
+
 SPEC = "https://fetch.spec.whatwg.org/"
 
 # "A CORS-safelisted method is a method that is `GET`, `HEAD`, or `POST`."
@@ -152,11 +154,3 @@ def parse_max_age(value: str | None) -> int | None:
     # RFC 9111 1.2.2: a delta-seconds too large to represent counts as 2^31 (browsers then cap it);
     # Python represents any value, except past its 4300-digit int() conversion limit.
     return 2**31 if len(digits) > 4300 else int(digits)
-
-
-def serialize_origin(scheme: str, host: str, port: int | None) -> str:
-    """Fetch/HTML "serialization of an origin": scheme://host[:port], default ports omitted."""
-    default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"{scheme}://{host}" if port in (None, default) else f"{scheme}://{host}:{port}"

@@ -10,9 +10,8 @@ from .har_reader import HarError, exchange_from_har, iter_entries
 from .loader import ScriptError
 from .pipeline import Result
 from .plainlog import Tally, exchange_line, summary_text
+from .runner import EXIT_OK, EXIT_USAGE
 from .worker import build_pipeline
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def _report_entry(index: int, result: Result) -> dict:

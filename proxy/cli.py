@@ -11,7 +11,7 @@ import sys
 from addons import ENGINES
 
 from . import __version__
-from .runner import EXIT_USAGE, ProxyConfig, run_proxy
+from .runner import EXIT_INTERNAL, EXIT_USAGE, ProxyConfig, run_proxy
 from .snapshot import BodyCapture
 
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
 
         traceback.print_exc()
         print("proxylens: internal error (the traceback above); please report it", file=sys.stderr)
-        return 3
+        return EXIT_INTERNAL
 
 
 def _main(argv: list[str] | None) -> int:

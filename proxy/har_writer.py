@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import IO
 
 from . import __version__
-from .har import har_entry, iso
-from .redact import redact_url
+from .har import HAR_VERSION, har_entry, iso
 from .models import Exchange
 from .pipeline import Result
+from .redact import redact_url
 from .session import BoundedStore, Session
 
 
@@ -127,7 +127,7 @@ class HarWriter:
         self._file: IO[str] = open(self.path, "w", encoding="utf-8")
         self._pages: IO[str] = open(self._pages_path, "w+", encoding="utf-8")
         creator = {"name": "proxylens", "version": __version__}
-        head = json.dumps({"version": "1.2", "creator": creator})[:-1]
+        head = json.dumps({"version": HAR_VERSION, "creator": creator})[:-1]
         self._file.write('{"log": ' + head + ', "entries": [\n')
         self._file.flush()
         self._good_size = self._file.tell()

@@ -15,6 +15,13 @@ from urllib.parse import parse_qsl, urlsplit
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
+def serialize_origin(scheme: str, host: str, port: int | None) -> str:
+    """HTML's "serialization of an origin": scheme://host[:port], the default port omitted, IPv6 in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{scheme}://{host}" if port in (None, DEFAULT_PORTS.get(scheme)) else f"{scheme}://{host}:{port}"
+
+
 @dataclass(frozen=True, slots=True)
 class Headers:
     """An ordered multi-map of header fields, as they were on the wire.
@@ -125,17 +132,10 @@ class Request:
         """The URL's origin serialized as in the Fetch standard (scheme://host[:port])."""
         try:
             parts = urlsplit(self.url)
-            parts.hostname
+            host = parts.hostname
         except ValueError:
             return "null"
-        scheme = parts.scheme.lower()
-        host = parts.hostname or ""
-        if ":" in host:
-            host = f"[{host}]"
-        port = self.port
-        if port is None or port == DEFAULT_PORTS.get(scheme):
-            return f"{scheme}://{host}"
-        return f"{scheme}://{host}:{port}"
+        return serialize_origin(parts.scheme.lower(), (host or "").lower(), self.port)
 
     @property
     def query(self) -> list[tuple[str, str]]:
