@@ -9,7 +9,8 @@ ENGINES = ("chromium", "firefox")
 
 def builtin_analyzers(engine: str = "chromium") -> list[Analyzer]:
     """*engine*: the browser whose behaviour verdicts follow where engines differ."""
+    from .caching import CachingAnalyzer
     from .cors import CorsAnalyzer
     from .status import StatusAnalyzer
 
-    return [StatusAnalyzer(), CorsAnalyzer(engine)]
+    return [StatusAnalyzer(), CachingAnalyzer(engine), CorsAnalyzer(engine)]

@@ -29,6 +29,7 @@ from proxy.inprocess import InProcess
 from proxy.models import Exchange, Headers
 from proxy.session import Session
 
+from .cache_model import storing_caches
 from .cors_headers import (
     NON_WILDCARD_REQUEST_HEADERS,
     SAFELISTED_METHODS,
@@ -528,11 +529,16 @@ class CorsAnalyzer(Analyzer):
             return []
         findings = []
         vary = [v.lower() for v in split_list(_val(headers, "vary")) or []]
-        if "origin" not in vary and "*" not in vary:
+        # Which caches could hand this response to another origin is the caching analyzer's call: with
+        # no-store (or for a POST) nothing stores it, and a missing Vary: Origin harms no one.
+        stores = storing_caches(ex.request.method, ex.response.status if ex.response else 0, ex.request.headers,
+                                headers)
+        if "origin" not in vary and "*" not in vary and stores:
             findings.append(R_VARY.finding(
-                f"Access-Control-Allow-Origin echoes '{origin}' without 'Vary: Origin': a shared cache may serve "
-                "this response to another origin, which the browser then blocks (or, worse, allows); add "
-                "'Vary: Origin'", subject="response.header.vary", evidence={"origin": origin, "vary": ", ".join(vary)}))
+                f"Access-Control-Allow-Origin echoes '{origin}' without 'Vary: Origin': {stores} may serve this "
+                "response to another origin, which the browser then blocks (or, worse, allows); add 'Vary: Origin'",
+                subject="response.header.vary",
+                evidence={"origin": origin, "vary": ", ".join(vary), "stored_by": stores}))
         if _val(headers, "access-control-allow-credentials") == "true":
             seen = session.store("cors.reflections", maxsize=1024, ttl=3600)
             key = self.target_origin(ex)

@@ -111,7 +111,9 @@ def test_finalize_writes_a_constant_tail_and_memory_stays_flat(tmp_path):
         baseline = 0
         for i in range(n):
             writer.add(pipeline.run(ex(i, f"https://a.test/item/{i}?q={i}", body=b"x" * 200)))
-            if i == 9:
+            # The analyzers' session stores are bounded (a few thousand entries); flat means no growth
+            # once they are full, so measure over the second half.
+            if i == max(9, n // 2):
                 baseline = tracemalloc.get_traced_memory()[0]
         grown = tracemalloc.get_traced_memory()[0] - baseline
         tracemalloc.stop()
@@ -124,4 +126,4 @@ def test_finalize_writes_a_constant_tail_and_memory_stays_flat(tmp_path):
     tail_small, _ = run(10)
     tail_large, growth = run(20_000)
     assert tail_small == tail_large
-    assert growth < 2 * 1024 * 1024, f"memory grew by {growth} bytes over 20,000 entries"
+    assert growth < 1024 * 1024, f"memory grew by {growth} bytes over the last 10,000 entries"

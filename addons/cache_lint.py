@@ -1,0 +1,251 @@
+"""httplint's message-level caching notes, as proxylens Findings.
+
+httplint (by the author of REDbot) lints one message: Cache-Control syntax
+and conflicts, Age, Date, Expires, Last-Modified, Vary, Cache-Status and
+CDN-Cache-Control. Each of its caching notes is mapped here to a stable
+proxylens rule id, or deliberately dropped because the caching facts already
+say the same thing in numbers (``DROPPED``). ``tests/test_cache_lint.py``
+walks httplint's notes so a new httplint note cannot slip through unmapped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from httplint import HttpRequestLinter, HttpResponseLinter
+from httplint.note import Note
+
+from proxy.findings import Finding, Rule, Severity, catalog
+from proxy.models import Headers
+
+RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111"
+RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
+
+# The header fields whose generic syntax notes (BAD_SYNTAX and friends) belong to caching.
+CACHING_FIELDS = frozenset({"cache-control", "expires", "date", "age", "vary", "etag", "last-modified", "pragma",
+                            "cache-status", "cdn-cache-control", "surrogate-control"})
+
+
+def _rule(name: str, severity: Severity, summary: str, reference: str, detail: str = "") -> Rule:
+    return catalog.rule(f"caching.{name}", severity, summary, reference=reference, detail=detail)
+
+
+R_CC_VALUE = _rule("cache-control-invalid-value", Severity.WARNING,
+                   "A Cache-Control directive has a value of the wrong type; caches ignore or misread it.",
+                   f"{RFC9111}#section-5.2",
+                   "Directives such as max-age take an unquoted integer number of seconds (`max-age=600`); flags "
+                   "such as no-store take no value. A malformed value is ignored by some caches and read as 0 by "
+                   "others, so freshness becomes unpredictable.")
+R_CC_LARGE = _rule("max-age-too-large", Severity.INFO, "A Cache-Control delta-seconds value is above 2^31-1.",
+                   f"{RFC9111}#section-1.2.2",
+                   "Caches treat values above 2147483648 as 2147483648 (68 years); some overflow. One year "
+                   "(31536000) is the longest lifetime anyone needs.")
+R_CC_CASE = _rule("cache-control-case", Severity.INFO, "A Cache-Control directive is not lower-case.",
+                  f"{RFC9111}#section-5.2",
+                  "Directive names are case-insensitive, but some implementations only recognise lower case.")
+R_CC_DUP = _rule("duplicate-directive", Severity.WARNING, "A Cache-Control directive appears more than once.",
+                 f"{RFC9111}#section-4.2.1",
+                 "RFC 9111 lets caches use the first occurrence or consider the response stale; different caches "
+                 "pick differently. Send each directive once.")
+R_CC_CONFLICT = _rule("conflicting-directives", Severity.WARNING, "Cache-Control directives conflict.",
+                      f"{RFC9111}#section-4.2.1",
+                      "When directives conflict the most restrictive one wins (RFC 9111 section 4.2.1), so the "
+                      "others are dead weight that misleads readers. Remove the ones that do not apply.")
+R_CC_WRONG_MESSAGE = _rule("request-directive-in-response", Severity.INFO,
+                           "A Cache-Control directive is used in the kind of message it has no meaning in.",
+                           f"{RFC9111}#section-5.2")
+R_IE_CHECK = _rule("ie-pre-post-check", Severity.INFO,
+                   "pre-check/post-check are Internet Explorer extensions that no current browser reads.",
+                   "https://learn.microsoft.com/en-us/archive/blogs/ieinternals/",
+                   "Remove pre-check and post-check; say what you mean with max-age, no-cache or no-store.")
+R_AGE_INVALID = _rule("age-invalid", Severity.WARNING, "The Age header is not a non-negative integer; caches "
+                      "ignore it.", f"{RFC9111}#section-5.1")
+R_AGE_LARGE = _rule("age-large", Severity.INFO, "The Age header is very large (more than a year).",
+                    f"{RFC9111}#section-5.1")
+R_DATE_MISSING = _rule("date-missing", Severity.WARNING, "The response has no Date header.",
+                       f"{RFC9110}#section-6.6.1",
+                       "An origin server with a clock MUST send Date; without it caches cannot compute the "
+                       "response's age exactly, and Expires and Last-Modified lose their reference point.")
+R_DATE_MISSING_DATES = _rule("date-missing-with-dates", Severity.WARNING,
+                             "Expires or Last-Modified without a Date header to compare them with.",
+                             f"{RFC9111}#section-4.2")
+R_CLOCK_SKEW = _rule("clock-skew", Severity.WARNING,
+                     "The server's Date differs from proxylens's clock by more than a few seconds.",
+                     f"{RFC9111}#section-4.2.3",
+                     "Caches compute a response's age from Date: a server clock that runs behind makes responses "
+                     "look old (a short max-age can be stale on arrival), one that runs ahead hides real age. "
+                     "Run NTP on the origin.")
+R_AGE_PENALTY = _rule("date-changed-by-intermediary", Severity.INFO,
+                      "The Date header looks rewritten by an intermediary (it is older than Age implies).",
+                      f"{RFC9111}#section-4.2.3")
+R_LM_FUTURE = _rule("last-modified-in-future", Severity.WARNING, "Last-Modified is later than Date.",
+                    f"{RFC9110}#section-8.8.2.1",
+                    "An origin server MUST NOT send a Last-Modified date later than its Date; caches then ignore it "
+                    "for heuristic freshness and conditional requests become unreliable.")
+R_BAD_DATE = _rule("invalid-date", Severity.WARNING, "A date header does not parse as an HTTP-date.",
+                   f"{RFC9110}#section-5.6.7",
+                   "Use the IMF-fixdate format, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. An invalid Expires means "
+                   "\"already expired\" (RFC 9111 section 5.3).")
+R_DATE_OBSOLETE = _rule("obsolete-date-format", Severity.INFO, "A date header uses an obsolete format.",
+                        f"{RFC9110}#section-5.6.7")
+R_PRIVATE_PUBLIC = _rule("private-and-public", Severity.WARNING,
+                         "Cache-Control has both public and private; caches honour private.",
+                         f"{RFC9111}#section-5.2.2.7")
+R_PUBLIC_AUTH = _rule("authorized-response-shared", Severity.WARNING,
+                      "A response to an authenticated request may be stored by shared caches.",
+                      f"{RFC9111}#section-3.5",
+                      "The request carried Authorization and the response has public, must-revalidate or s-maxage, "
+                      "which lets a CDN or proxy store it and serve it to other users. If the content is per-user, "
+                      "send `Cache-Control: private` (or no-store).")
+R_PUBLIC_UNNEEDED = _rule("public-unnecessary", Severity.INFO,
+                          "Cache-Control: public is not needed here and may make responses to authenticated "
+                          "requests shareable.", f"{RFC9111}#section-5.2.2.9")
+R_STALE_ON_ARRIVAL = _rule("stale-on-arrival", Severity.WARNING,
+                           "The response is already stale when it arrives (its age exceeds its freshness lifetime).",
+                           f"{RFC9111}#section-4.2",
+                           "Caches must revalidate or refetch it on the next request. Look at Age (an upstream cache "
+                           "served an old copy) and at Date (a server clock behind the real time).")
+R_NO_CACHE_NO_VALIDATOR = _rule("no-cache-without-validator", Severity.WARNING,
+                                "Cache-Control: no-cache without an ETag or Last-Modified: every reuse is a full "
+                                "download.", f"{RFC9111}#section-5.2.2.4",
+                                "no-cache means \"revalidate before every reuse\"; without a validator the cache "
+                                "cannot ask \"has it changed?\" and refetches the whole response. Add an ETag, or "
+                                "use no-store if the response must not be kept at all.")
+R_CACHE_STATUS_INVALID = _rule("cache-status-invalid", Severity.INFO,
+                               "Cache-Status has a parameter or value RFC 9211 does not define.",
+                               "https://www.rfc-editor.org/rfc/rfc9211#section-2")
+R_CDN_CC_INVALID = _rule("cdn-cache-control-invalid", Severity.WARNING,
+                         "CDN-Cache-Control has a directive with a value of the wrong type.",
+                         "https://www.rfc-editor.org/rfc/rfc9213#section-2.1")
+R_VARY_STAR = _rule("vary-star", Severity.WARNING, "Vary: * makes the response unusable for any later request.",
+                    f"{RFC9111}#section-4.1",
+                    "A stored response with `Vary: *` never matches a new request, so caches cannot reuse it. "
+                    "List the request headers that really select the representation, or use no-store.")
+R_VARY_UA = _rule("vary-user-agent", Severity.WARNING, "Vary: User-Agent splits the cache per browser build.",
+                  f"{RFC9110}#section-12.5.5",
+                  "Every browser version and platform gets its own cache entry, so shared caches almost never hit. "
+                  "Vary on Sec-CH-UA client hints or serve one representation.")
+R_VARY_HOST = _rule("vary-host", Severity.INFO, "Vary: Host is unnecessary: Host is already part of the cache key.",
+                    f"{RFC9110}#section-12.5.5")
+R_VARY_DUPLICATE = _rule("vary-duplicate", Severity.INFO, "Vary lists the same field more than once.",
+                         f"{RFC9110}#section-12.5.5")
+R_VARY_COMPLEX = _rule("vary-complex", Severity.INFO, "Vary lists many request headers; caches will rarely hit.",
+                       f"{RFC9110}#section-12.5.5")
+R_PRAGMA_OTHER = _rule("pragma-unknown", Severity.INFO, "Pragma carries something other than no-cache.",
+                       f"{RFC9111}#section-5.4")
+R_304_NO_DATE = _rule("not-modified-without-date", Severity.WARNING, "A 304 Not Modified without a Date header.",
+                      f"{RFC9110}#section-15.4.5")
+R_304_EXTRA = _rule("not-modified-extra-headers", Severity.INFO,
+                    "A 304 Not Modified carries representation headers it should not send.",
+                    f"{RFC9110}#section-15.4.5")
+R_FIELD_SYNTAX = _rule("header-syntax", Severity.WARNING, "A caching header's value does not follow its syntax.",
+                       f"{RFC9111}#section-5",
+                       "Caches that cannot parse a caching header ignore it, which changes what they store and for "
+                       "how long. Fix the value to the syntax the RFC gives.")
+R_LINT_FAILED = _rule("lint-failed", Severity.INFO, "httplint could not lint this message; only proxylens's own "
+                      "caching checks ran.", "https://github.com/mnot/httplint")
+
+# httplint note class name -> rule. Keep in step with DROPPED: every caching note is in one of them.
+MAPPED: dict[str, Rule] = {
+    "CC_SHOULD_NOT_HAVE_VALUE": R_CC_VALUE, "CC_BAD_VALUE_TYPE": R_CC_VALUE, "CC_MAX_AGE_TOO_LARGE": R_CC_LARGE,
+    "CC_MISCAP": R_CC_CASE, "CC_DUP": R_CC_DUP, "CC_CONFLICTING": R_CC_CONFLICT,
+    "CC_WRONG_MESSAGE": R_CC_WRONG_MESSAGE,
+    "CHECK_SINGLE": R_IE_CHECK, "CHECK_ALL_ZERO": R_IE_CHECK, "CHECK_POST_BIGGER": R_IE_CHECK,
+    "CHECK_POST_ZERO": R_IE_CHECK, "CHECK_POST_PRE": R_IE_CHECK,
+    "AGE_NOT_INT": R_AGE_INVALID, "AGE_NEGATIVE": R_AGE_INVALID, "AGE_LARGE": R_AGE_LARGE,
+    "DATE_CLOCKLESS": R_DATE_MISSING, "DATE_CLOCKLESS_BAD_HDR": R_DATE_MISSING_DATES,
+    "DATE_INCORRECT": R_CLOCK_SKEW, "AGE_PENALTY": R_AGE_PENALTY, "LM_FUTURE": R_LM_FUTURE,
+    "BAD_DATE_SYNTAX": R_BAD_DATE, "DATE_OBSOLETE": R_DATE_OBSOLETE,
+    "STORE_PRIVATE_PUBLIC_CONFLICT": R_PRIVATE_PUBLIC, "STORE_PUBLIC_AUTH": R_PUBLIC_AUTH,
+    "STORE_PUBLIC_UNNECESSARY": R_PUBLIC_UNNEEDED,
+    "FRESHNESS_NO_CACHE_NO_VALIDATOR": R_NO_CACHE_NO_VALIDATOR,
+    "CACHE_STATUS_UNKNOWN_PARAM": R_CACHE_STATUS_INVALID, "CACHE_STATUS_BAD_PARAM_VAL": R_CACHE_STATUS_INVALID,
+    "BAD_CDN_CC_TYPE": R_CDN_CC_INVALID,
+    "VARY_ASTERISK": R_VARY_STAR, "VARY_USER_AGENT": R_VARY_UA, "VARY_HOST": R_VARY_HOST,
+    "VARY_DUPLICATE": R_VARY_DUPLICATE, "VARY_COMPLEX": R_VARY_COMPLEX, "PRAGMA_OTHER": R_PRAGMA_OTHER,
+    "NO_DATE_304": R_304_NO_DATE, "HEADER_SHOULD_NOT_BE_IN_304": R_304_EXTRA,
+}
+# Notes that restate what facts.caching already says with numbers (storable, lifetimes, age, stale
+# windows), that proxylens computes itself (stale on arrival, heuristic freshness: httplint flags
+# max-age=0 as "stale" too), or good news proxylens does not repeat per exchange.
+DROPPED = frozenset({
+    "STORE_METHOD_UNCACHEABLE", "STORE_NO_STORE", "STORE_PRIVATE_CC", "STORE_PRIVATE_AUTH", "STORE_STORABLE",
+    "STORE_STORABLE_SHARED_ONLY", "STORE_UNSTORABLE", "CURRENT_AGE", "FRESHNESS_FRESH", "FRESHNESS_SHARED_PRIVATE",
+    "FRESHNESS_NONE", "FRESHNESS_NO_CACHE", "FRESHNESS_STALE_ALREADY", "FRESHNESS_HEURISTIC", "STALE_SERVABLE", "STALE_IF_ERROR",
+    "STALE_WHILE_REVALIDATE", "FRESH_MUST_REVALIDATE", "STALE_MUST_REVALIDATE", "FRESH_PROXY_REVALIDATE",
+    "STALE_PROXY_REVALIDATE", "CC_AND_EXPIRES", "CACHE_STATUS", "CDN_CACHE_CONTROL_PRESENT", "DATE_CORRECT",
+    "LM_PRESENT", "VARY_NEGOTIATE",
+    # Proxy-Status (RFC 9209) is about errors, not caching: the status analyzer's concern.
+    "PROXY_STATUS", "PROXY_STATUS_UNKNOWN_PARAM", "PROXY_STATUS_BAD_PARAM_VAL",
+})
+# Generic field notes, mapped only when they concern one of CACHING_FIELDS.
+GENERIC = frozenset({"BAD_SYNTAX", "SINGLE_HEADER_REPEAT", "STRUCTURED_FIELD_PARSE_ERROR", "DUPLICATE_KEY",
+                     "FIELD_DEPRECATED", "PARAM_REPEATS", "PARAM_SINGLE_QUOTED"})
+
+_OFFSET = re.compile(r"offset-(\d+)")
+_DIRECTIVE = re.compile(r"%\((\w+)\)[-+ #0]*\d*(?:\.\d+)?[a-zA-Z]")
+
+
+def _wire(headers: Headers) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1", "replace"), v.encode("utf-8", "replace")) for k, v in headers]
+
+
+def lint(method: str, url: str, request_headers: Headers, status: int, reason: str, response_headers: Headers,
+         request_time: float | None, response_time: float | None) -> list[Note]:
+    """Run httplint over the request and response head; its notes, unfiltered."""
+    request = HttpRequestLinter(start_time=request_time, no_content=True)
+    request.process_request_topline(method.encode("latin-1", "replace"), url.encode("utf-8", "replace"),
+                                    b"HTTP/1.1")
+    request.process_headers(_wire(request_headers))
+    request.finish_content(True)
+    response = HttpResponseLinter(start_time=response_time, _related=request, no_content=True)
+    response.is_head_response = method.upper() == "HEAD"
+    response.process_response_topline(b"HTTP/1.1", str(status).encode(), reason.encode("latin-1", "replace"))
+    response.process_headers(_wire(response_headers))
+    response.finish_content(True)
+    return list(response.notes)
+
+
+def _field_of(note: Note, headers: Headers) -> str | None:
+    """The header field a note is about: httplint says 'field-name' or 'offset-N' (the Nth field)."""
+    for subject in note.subject.split():
+        if subject.startswith("field-"):
+            return subject[len("field-"):]
+        match = _OFFSET.fullmatch(subject)
+        if match and int(match.group(1)) < len(headers.fields):
+            return headers.fields[int(match.group(1))][0].lower()
+    return None
+
+
+def _plain(text: str) -> str:
+    """httplint's Markdown with its %(var)s holes named instead of filled: wire data stays in evidence."""
+    return _DIRECTIVE.sub(lambda m: f"*{m.group(1).replace('_', ' ')}*", text).strip()
+
+
+def to_findings(notes: list[Note], headers: Headers) -> list[Finding]:
+    findings: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for note in notes:
+        name = type(note).__name__
+        field_name = _field_of(note, headers)
+        rule = MAPPED.get(name)
+        if rule is None and name in GENERIC and field_name in CACHING_FIELDS:
+            rule = R_FIELD_SYNTAX
+        if rule is None:
+            continue
+        try:
+            summary = str(note.summary)
+        except TypeError:  # a mistranslated template: keep the rule's own words
+            summary = rule.summary
+        if (rule.id, summary) in seen:
+            continue
+        seen.add((rule.id, summary))
+        evidence = {k: v if isinstance(v, (int, float, bool)) else str(v)[:200]
+                    for k, v in note.vars.items() if k != "message_type" and v is not None}
+        evidence["httplint"] = name
+        if field_name:
+            evidence.setdefault("value", (headers.get(field_name) or "")[:200])
+        findings.append(rule.finding(
+            summary, subject=f"response.header.{field_name}" if field_name else "response",
+            detail=rule.detail or _plain(note._text), evidence=evidence))
+    return findings
