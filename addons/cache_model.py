@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from proxy.models import Headers
 
-from .cache_headers import (
+from addons.cache_headers import (
     DELTA_MAX,
     Directives,
     delta_seconds,

@@ -9,7 +9,8 @@ and their answers, requests a browser cache would not have sent, validators
 that change while the content does not, and cache-busting query strings.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: mitmproxy loads this file as a script without
+# registering it in sys.modules, and dataclasses cannot resolve string annotations then.
 
 import hashlib
 import time
@@ -23,11 +24,11 @@ from proxy.inprocess import InProcess
 from proxy.models import Exchange, Headers
 from proxy.session import Session
 
-from . import cache_lint
-from .cache_headers import etag_list, parse_directives, parse_http_date, parse_vary, weak_match
-from .cache_lint import R_STALE_ON_ARRIVAL
-from .cache_model import FOREVER, CacheModel, CachePolicy, Message, build
-from .cache_status import cdn_status, targeted
+from addons import cache_lint
+from addons.cache_headers import etag_list, parse_directives, parse_http_date, parse_vary, weak_match
+from addons.cache_lint import R_STALE_ON_ARRIVAL
+from addons.cache_model import FOREVER, CacheModel, CachePolicy, Message, build
+from addons.cache_status import cdn_status, targeted
 
 RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111"
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"

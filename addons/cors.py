@@ -18,7 +18,8 @@ The verdict follows Chromium (the default engine); ``engine="firefox"``
 changes what differs (the preflight cache's max-age cap).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: mitmproxy loads this file as a script without
+# registering it in sys.modules, and dataclasses cannot resolve string annotations then.
 
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -29,8 +30,8 @@ from proxy.inprocess import InProcess
 from proxy.models import Exchange, Headers
 from proxy.session import Session
 
-from .cache_model import storing_caches
-from .cors_headers import (
+from addons.cache_model import storing_caches
+from addons.cors_headers import (
     NON_WILDCARD_REQUEST_HEADERS,
     SAFELISTED_METHODS,
     SAFELISTED_RESPONSE_HEADERS,

@@ -25,6 +25,8 @@ class InProcess:
     def __init__(self, analyzers: Sequence[Analyzer]) -> None:
         self.pipeline = Pipeline(analyzers)
         self.capture = BodyCapture("text")
+        # mitmproxy refuses two addons of the same name; several modules may be loaded side by side.
+        self.name = "proxylens-" + "-".join(a.name for a in analyzers)
 
     def _analyze(self, flow: http.HTTPFlow) -> None:
         result = self.pipeline.run(exchange_from_flow(flow, self.capture))

@@ -305,15 +305,16 @@ def test_configuration_errors_exit_2_with_a_clear_message(tmp_path, start_proxy)
     assert "--listen-port" in out.stderr
 
 
-def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin):
-    """Each addons/ module is also a plain mitmproxy addon (mitmdump -s addons/status.py)."""
+@pytest.mark.parametrize("modules", [["status"], ["caching"], ["cors"], ["status", "caching", "cors"]])
+def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin, modules):
+    """Each addons/ module is also a plain mitmproxy addon (mitmdump -s addons/status.py), alone or together."""
     import sys
 
     mitmdump = str(Path(sys.executable).with_name("mitmdump"))
     flows = tmp_path / "flows.mitm"
-    status_py = str(Path(__file__).parents[1] / "addons" / "status.py")
+    scripts = [arg for m in modules for arg in ("-s", str(Path(__file__).parents[1] / "addons" / f"{m}.py"))]
     env = proxylens_env(tmp_path)
-    proc = subprocess.Popen([mitmdump, "--listen-host", "127.0.0.1", "-p", "0", "-s", status_py, "-w", str(flows),
+    proc = subprocess.Popen([mitmdump, "--listen-host", "127.0.0.1", "-p", "0", *scripts, "-w", str(flows),
                              "--set", f"confdir={tmp_path}", "--set", "flow_detail=0"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
@@ -333,9 +334,17 @@ def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin):
 
     with open(flows, "rb") as f:
         (flow,) = list(mio.FlowReader(f).stream())
-    assert "status.server-error" in flow.comment
-    assert flow.metadata["proxylens"]["facts"]["status"]["code"] == 500
-    assert flow.marked
+    facts = flow.metadata["proxylens"]["facts"]
+    assert sorted(facts) == sorted(modules)
+    if "status" in modules:
+        assert "status.server-error" in flow.comment
+        assert facts["status"]["code"] == 500
+        assert flow.marked
+    if "caching" in modules:  # a 500 without cache headers: not heuristically cacheable
+        assert facts["caching"]["storable_private"] is False
+        assert "downloads it again" in facts["caching"]["summary"]
+    if "cors" in modules:  # no Origin header: not a CORS request
+        assert facts["cors"]["verdict"] == "not-cors"
 
 
 def test_a_script_can_carry_a_mitmproxy_addon_and_an_analyzer(start_proxy, http_origin, tmp_path):
