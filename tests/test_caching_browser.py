@@ -394,3 +394,40 @@ def test_prediction_table(run: Run):
     print("\n" + table(run))
     if any(prediction(run, c)[1] for c in CASES):
         pytest.fail("proxylens' caching predictions disagree with Chromium:\n" + table(run), pytrace=False)
+
+
+# --------------------------------------------------------------------------- across exchanges
+
+
+def rule_ids(entry: dict) -> list[str]:
+    return [f["rule"] for f in (entry.get("_proxylens") or {}).get("findings", [])]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.sent], ids=lambda c: c.id)
+def test_revalidations_are_paired_with_the_stored_response(run: Run, case: Case):
+    """Chromium's conditional request (the second entry) is recognised as a revalidation of the first
+    response: facts.caching.revalidation holds what was sent and how the origin answered."""
+    second = run.entries[case.id][1]
+    revalidation = caching_facts(second)["revalidation"]
+    assert revalidation is not None, rule_ids(second)
+    sent = {INM: revalidation["if_none_match"], IMS: revalidation["if_modified_since"]}
+    assert {h for h, v in sent.items() if v is not None} == set(case.sent)
+    assert revalidation["status"] == second["response"]["status"]
+    if second["response"]["status"] == 304:
+        assert revalidation["outcome"] == "not-modified"
+        assert "caching.revalidated" in rule_ids(second)
+    else:
+        assert revalidation["outcome"] == "modified"
+
+
+def test_no_cross_exchange_false_alarms_on_chromium_traffic(run: Run):
+    """Chromium never sends a request while its stored response is fresh, never skips a validator it
+    could use on a stored 200, and its revalidations are answered correctly by the origin: the findings
+    that say otherwise must not fire on its traffic."""
+    false_alarms = {"caching.fresh-response-refetched", "caching.validator-not-used",
+                    "caching.not-modified-validator-mismatch", "caching.full-response-to-matching-condition"}
+    fired = [(case_id, i, rule) for case_id, entries in run.entries.items() for i, entry in enumerate(entries)
+             for rule in rule_ids(entry) if rule in false_alarms]
+    # The one true positive: swr-etag's origin never answers 304 (so the page can tell the cached body
+    # apart), and Chromium's background If-None-Match matched the current ETag.
+    assert fired == [("swr-etag", 1, "caching.full-response-to-matching-condition")], fired
