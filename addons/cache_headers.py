@@ -45,7 +45,8 @@ def delta_seconds(value: str | None) -> int | None:
     """RFC 9111 section 1.2.2: delta-seconds = 1*DIGIT; None when invalid."""
     if value is None or not _DIGITS.fullmatch(value):
         return None
-    return min(int(value), DELTA_MAX)
+    # Longer than 10 digits is above 2^31 anyway; int() of thousands of digits would raise.
+    return DELTA_MAX if len(value.lstrip("0")) > 10 else min(int(value), DELTA_MAX)
 
 
 @dataclass
@@ -68,9 +69,16 @@ class Directives:
     def get(self, name: str) -> str | None:
         return self.values.get(name)
 
-    def seconds(self, name: str) -> int | None:
-        """The directive's delta-seconds value; None when absent or invalid."""
-        return delta_seconds(self.values.get(name))
+    def seconds(self, name: str, quoted_ok: bool = False) -> int | None:
+        """The directive's delta-seconds value; None when absent or invalid.
+
+        RFC 9111 section 5.2: recipients "ought to accept both forms" (token and quoted-string)
+        of arguments; *quoted_ok* does. Chromium does not, so its policy calls this without.
+        """
+        value = self.values.get(name)
+        if quoted_ok and value is not None and len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        return delta_seconds(value)
 
     def has_invalid_seconds(self, name: str) -> bool:
         return name in self.values and self.seconds(name) is None

@@ -15,6 +15,8 @@ import re
 from httplint import HttpRequestLinter, HttpResponseLinter
 from httplint.note import Note
 
+from addons.cache_headers import delta_seconds
+from addons.cache_model import first_member
 from proxy.findings import Finding, Rule, Severity, catalog
 from proxy.models import Headers
 
@@ -131,8 +133,6 @@ R_VARY_DUPLICATE = _rule("vary-duplicate", Severity.INFO, "Vary lists the same f
                          f"{RFC9110}#section-12.5.5")
 R_VARY_COMPLEX = _rule("vary-complex", Severity.INFO, "Vary lists many request headers; caches will rarely hit.",
                        f"{RFC9110}#section-12.5.5")
-R_PRAGMA_OTHER = _rule("pragma-unknown", Severity.INFO, "Pragma carries something other than no-cache.",
-                       f"{RFC9111}#section-5.4")
 R_304_NO_DATE = _rule("not-modified-without-date", Severity.WARNING, "A 304 Not Modified without a Date header.",
                       f"{RFC9110}#section-15.4.5")
 R_304_EXTRA = _rule("not-modified-extra-headers", Severity.INFO,
@@ -162,7 +162,7 @@ MAPPED: dict[str, Rule] = {
     "CACHE_STATUS_UNKNOWN_PARAM": R_CACHE_STATUS_INVALID, "CACHE_STATUS_BAD_PARAM_VAL": R_CACHE_STATUS_INVALID,
     "BAD_CDN_CC_TYPE": R_CDN_CC_INVALID,
     "VARY_ASTERISK": R_VARY_STAR, "VARY_USER_AGENT": R_VARY_UA, "VARY_HOST": R_VARY_HOST,
-    "VARY_DUPLICATE": R_VARY_DUPLICATE, "VARY_COMPLEX": R_VARY_COMPLEX, "PRAGMA_OTHER": R_PRAGMA_OTHER,
+    "VARY_DUPLICATE": R_VARY_DUPLICATE, "VARY_COMPLEX": R_VARY_COMPLEX,
     "NO_DATE_304": R_304_NO_DATE, "HEADER_SHOULD_NOT_BE_IN_304": R_304_EXTRA,
 }
 # Notes that restate what facts.caching already says with numbers (storable, lifetimes, age, stale
@@ -175,6 +175,8 @@ DROPPED = frozenset({
     "STALE_WHILE_REVALIDATE", "FRESH_MUST_REVALIDATE", "STALE_MUST_REVALIDATE", "FRESH_PROXY_REVALIDATE",
     "STALE_PROXY_REVALIDATE", "CC_AND_EXPIRES", "CACHE_STATUS", "CDN_CACHE_CONTROL_PRESENT", "DATE_CORRECT",
     "LM_PRESENT", "VARY_NEGOTIATE",
+    # httplint notes an odd Pragma only on requests, which say nothing about the response's caching.
+    "PRAGMA_OTHER",
     # Proxy-Status (RFC 9209) is about errors, not caching: the status analyzer's concern.
     "PROXY_STATUS", "PROXY_STATUS_UNKNOWN_PARAM", "PROXY_STATUS_BAD_PARAM_VAL",
 })
@@ -191,8 +193,14 @@ def _wire(headers: Headers) -> list[tuple[bytes, bytes]]:
 
 
 def lint(method: str, url: str, request_headers: Headers, status: int, reason: str, response_headers: Headers,
-         request_time: float | None, response_time: float | None) -> list[Note]:
-    """Run httplint over the request and response head; its notes, unfiltered."""
+         request_time: float | None, response_time: float | None) -> tuple[list[Note], Headers]:
+    """Run httplint over the request and response head: its notes, unfiltered, and the response
+    headers in the order httplint saw them (its 'offset-N' subjects index into those)."""
+    # httplint checks Date against the clock while parsing it, reading Age only if it came first:
+    # "Date, Age: 300" from a CDN would look like a clock 300 s behind. Age goes first.
+    response_headers = Headers(tuple(sorted(response_headers, key=lambda f: f[0].lower() != "age")))
+    if "age" in response_headers and delta_seconds(first_member(response_headers, "age")) is None:
+        request_time = None  # httplint 2026.9 adds an invalid (None) Age to the request delay and crashes
     request = HttpRequestLinter(start_time=request_time, no_content=True)
     request.process_request_topline(method.encode("latin-1", "replace"), url.encode("utf-8", "replace"),
                                     b"HTTP/1.1")
@@ -203,7 +211,7 @@ def lint(method: str, url: str, request_headers: Headers, status: int, reason: s
     response.process_response_topline(b"HTTP/1.1", str(status).encode(), reason.encode("latin-1", "replace"))
     response.process_headers(_wire(response_headers))
     response.finish_content(True)
-    return list(response.notes)
+    return list(response.notes), response_headers
 
 
 def _field_of(note: Note, headers: Headers) -> str | None:

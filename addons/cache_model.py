@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from proxy.models import Headers
-
 from addons.cache_headers import (
     DELTA_MAX,
     Directives,
@@ -28,6 +26,7 @@ from addons.cache_headers import (
     parse_http_date,
     parse_vary,
 )
+from proxy.models import Headers
 
 # RFC 9110 section 15.1: "Responses with status codes that are defined as heuristically cacheable
 # (e.g., 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, and 501 in this specification) can
@@ -128,6 +127,12 @@ def _first(headers: Headers, name: str) -> str | None:
     return values[0].strip() if values else None
 
 
+def first_member(headers: Headers, name: str) -> str | None:
+    """The first member of a field that should be a singleton but arrived as a list."""
+    value = _first(headers, name)
+    return value.split(",", 1)[0].strip() if value is not None else None
+
+
 def current_age(msg: Message, date: float | None) -> int:
     """RFC 9111 section 4.2.3, at the moment the response arrived (resident_time = 0)::
 
@@ -139,7 +144,8 @@ def current_age(msg: Message, date: float | None) -> int:
     An invalid Age is ignored (section 5.1: "a cache SHOULD ignore" it); a
     missing clock reading counts as no delay.
     """
-    age_value = delta_seconds(_first(msg.response_headers, "age")) or 0
+    # Section 5.1: with a list value "a cache ... SHOULD use the first member"
+    age_value = delta_seconds(first_member(msg.response_headers, "age")) or 0
     apparent = 0.0
     if date is not None and msg.response_time is not None:
         apparent = max(0.0, msg.response_time - date)
@@ -195,10 +201,15 @@ def _validator_header(validators: list[str]) -> str | None:
     return None
 
 
-def _stale_windows(policy: CachePolicy, cc: Directives) -> None:
-    # RFC 5861: stale-while-revalidate / stale-if-error; must-revalidate forbids serving stale
-    # (RFC 9111 section 5.2.2.2), and so does no-cache.
+def _stale_windows(policy: CachePolicy, cc: Directives, shared: bool = False) -> None:
+    # RFC 5861: stale-while-revalidate / stale-if-error. RFC 9111 section 4.2.4: "A cache MUST NOT
+    # generate a stale response if it is prohibited by an explicit in-protocol directive (e.g., by a
+    # no-cache response directive, a must-revalidate response directive, or an applicable s-maxage or
+    # proxy-revalidate response directive". (Several CDNs honour stale-while-revalidate next to
+    # s-maxage anyway; the shared facts follow the RFC.)
     if "must-revalidate" in cc or ("no-cache" in cc and cc.get("no-cache") is None):
+        return
+    if shared and ("s-maxage" in cc or "proxy-revalidate" in cc):
         return
     policy.stale_while_revalidate = cc.seconds("stale-while-revalidate")
     policy.stale_if_error = cc.seconds("stale-if-error")
@@ -246,7 +257,7 @@ def _rfc_policy(msg: Message, model: CacheModel, expires: float | None, date_val
     # max-age directive with non-integer content) to be stale."
     for name in (("s-maxage", "max-age") if shared else ("max-age",)):
         if name in cc:
-            policy.lifetime, policy.source = cc.seconds(name) or 0, name
+            policy.lifetime, policy.source = cc.seconds(name, quoted_ok=True) or 0, name
             break
     else:
         if expires is not None or model.expires_invalid:
@@ -254,7 +265,9 @@ def _rfc_policy(msg: Message, model: CacheModel, expires: float | None, date_val
             # value "0", as representing a time in the past".
             lifetime = expires - date_value if expires is not None and date_value is not None else 0
             policy.lifetime, policy.source = max(0, int(lifetime)), "expires"
-        elif status in HEURISTIC_STATUSES and model.heuristic_base is not None:
+        elif (status in HEURISTIC_STATUSES or "public" in cc) and model.heuristic_base is not None:
+            # Section 5.2.2.9: "If a response with the public directive has no explicit freshness
+            # information, it is heuristically cacheable".
             policy.lifetime, policy.source = int(model.heuristic_base * HEURISTIC_FRACTION), "heuristic"
     policy.then = "revalidate" if model.validators else "refetch"
     policy.validator = _validator_header(model.validators)
@@ -265,7 +278,7 @@ def _rfc_policy(msg: Message, model: CacheModel, expires: float | None, date_val
         policy.why.append("Cache-Control: no-cache: stored, but validated with the origin before every reuse")
     else:
         policy.fresh_for = max(0, (policy.lifetime or 0) - model.age)
-    _stale_windows(policy, cc)
+    _stale_windows(policy, cc, shared)
     return policy
 
 
@@ -323,7 +336,7 @@ def _engine_policy(msg: Message, model: CacheModel, expires: float | None, date_
         policy.then, policy.validator = "revalidate", _validator_header(validators)
     elif validators:
         policy.why.append(f"{engine.display} revalidates only 200 and 206 responses; this {status} is refetched")
-    if not (no_cache or model.pragma_no_cache):
+    if not (no_cache or model.pragma_no_cache or policy.lifetime == FOREVER):  # "It should never be stale."
         _stale_windows(policy, cc)
     return policy
 

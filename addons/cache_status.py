@@ -10,9 +10,8 @@ from typing import Any
 
 import http_sf
 
-from proxy.models import Headers
-
 from addons.cache_headers import Directives, delta_seconds, parse_directives, split_commas
+from proxy.models import Headers
 
 # Vendor headers holding a hit/miss word, most specific first. The last comma-separated member is
 # the cache closest to the client (Fastly: "MISS, HIT" is shield miss, edge hit).

@@ -18,17 +18,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Severity, catalog
-from proxy.inprocess import InProcess
-from proxy.models import Exchange, Headers
-from proxy.session import Session
-
 from addons import cache_lint
 from addons.cache_headers import etag_list, parse_directives, parse_http_date, parse_vary, weak_match
 from addons.cache_lint import R_STALE_ON_ARRIVAL
 from addons.cache_model import FOREVER, CacheModel, CachePolicy, Message, build
 from addons.cache_status import cdn_status, targeted
+from proxy.analyzer import Analysis, Analyzer
+from proxy.findings import Finding, Severity, catalog
+from proxy.inprocess import InProcess
+from proxy.models import Exchange, Headers
+from proxy.session import Session
 
 RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111"
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
@@ -161,6 +160,7 @@ class Previous:
     request_vary: dict[str, str | None]
     digest: str | None
     size: int
+    validator: str | None = None     # the conditional header the browser would revalidate it with
 
 
 def _response_time(ex: Exchange) -> float | None:
@@ -193,7 +193,7 @@ def duration(seconds: int | None) -> str:
     """Seconds for people: "45 s", "10 min", "1 h 30 min", "2 days", "indefinitely"."""
     if seconds is None:
         return "not at all"
-    if seconds >= FOREVER:
+    if seconds >= FOREVER // 2:  # FOREVER, or what is left of it
         return "indefinitely"
     if seconds < 60:
         return f"{seconds} s"
@@ -243,9 +243,9 @@ class CachingAnalyzer(Analyzer):
                               response_time), self.engine)
         findings: list[Finding] = []
         try:
-            notes = cache_lint.lint(request.method, request.url, request.headers, response.status, response.reason,
-                                    response.headers, request_time, response_time)
-            findings += cache_lint.to_findings(notes, response.headers)
+            notes, linted = cache_lint.lint(request.method, request.url, request.headers, response.status,
+                                            response.reason, response.headers, request_time, response_time)
+            findings += cache_lint.to_findings(notes, linted)
         except Exception as exc:  # noqa: BLE001 -- httplint is a dependency: its bug must not cost the caching facts
             findings.append(cache_lint.R_LINT_FAILED.finding(
                 f"httplint could not lint this message ({type(exc).__name__}: {exc})"[:300], subject="response",
@@ -254,7 +254,8 @@ class CachingAnalyzer(Analyzer):
         target = targeted(response.headers)
         findings += self._departures(model)
         findings += self._interplay(exchange, model)
-        findings += self._cdn(model, cdn, target)
+        if status != 304:  # a CDN may answer a conditional request itself (RFC 9111 section 4.3.2)
+            findings += self._cdn(model, cdn, target)
         revalidation = None
         if previous is not None and exchange.from_cache is None:
             revalidation, cross = self._against_previous(exchange, previous, model, session.now or response_time)
@@ -385,8 +386,10 @@ class CachingAnalyzer(Analyzer):
                     "immutable without max-age: immutable only matters while a response is fresh",
                     subject="response.header.cache-control", evidence={"max_age": max_age}))
         set_cookie = "set-cookie" in headers
-        no_cache_arg = (cc.get("no-cache") or "").lower()
-        if set_cookie and model.shared.stores and "set-cookie" not in no_cache_arg and (
+        # no-cache="Set-Cookie" / private="Set-Cookie": shared caches must not reuse that field
+        # (RFC 9111 sections 5.2.2.4 and 5.2.2.7).
+        qualified = f"{cc.get('no-cache') or ''},{cc.get('private') or ''}".lower()
+        if set_cookie and model.shared.stores and "set-cookie" not in qualified and (
                 model.shared.fresh_for or model.shared.source == "heuristic"):
             findings.append(R_SET_COOKIE_SHARED.finding(
                 f"Set-Cookie on a response shared caches may reuse for {duration(model.shared.fresh_for)}",
@@ -442,15 +445,16 @@ class CachingAnalyzer(Analyzer):
         if conditional:
             revalidation, checks = self._revalidation(ex, prev, inm, ims)
             findings += checks
-        elif (prev.status in (200, 206) and same_variant and bypass is None and "range" not in request.headers
+        elif (prev.validator and same_variant and bypass is None and "range" not in request.headers
               and prev.fresh_until is not None and now is not None and now >= prev.fresh_until):
-            etag, lm = prev.headers.get("etag"), prev.headers.get("last-modified")
-            if etag or lm:
-                header, value = ("If-None-Match", etag) if etag else ("If-Modified-Since", lm)
-                findings.append(R_VALIDATOR_UNUSED.finding(
-                    f"The previous response had {'ETag' if etag else 'Last-Modified'} {value[:80]}, but this request "
-                    f"sent no {header}: {prev.size} bytes were downloaded again instead of a 304",
-                    subject=f"request.header.{header.lower()}", evidence={"validator": value[:200], "size": prev.size}))
+            # prev.validator is what the browser model says it would send: None for a 404 (Chromium
+            # refetches those) or for Last-Modified alone under Vary: *.
+            name = "ETag" if prev.validator == "If-None-Match" else "Last-Modified"
+            value = prev.headers.get(name.lower()) or ""
+            findings.append(R_VALIDATOR_UNUSED.finding(
+                f"The previous response had {name} {value[:80]}, but this request sent no {prev.validator}: "
+                f"{prev.size} bytes were downloaded again instead of a 304",
+                subject=f"request.header.{prev.validator.lower()}", evidence={"validator": value[:200], "size": prev.size}))
         if response.status == 200 and prev.status == 200:
             digest = _digest(ex)
             for name in ("etag", "last-modified"):
@@ -498,10 +502,12 @@ class CachingAnalyzer(Analyzer):
             matched = False
             if response.status == 200:
                 current_lm = parse_http_date(response.headers.get("last-modified"))
+                since = parse_http_date(ims)
                 if inm is not None:
-                    matched = etag is not None and any(weak_match(tag, etag) for tag in tags)
-                else:  # RFC 9110 section 13.1.3: If-Modified-Since counts only without If-None-Match
-                    matched = current_lm is not None and current_lm == parse_http_date(ims)
+                    # RFC 9110 section 13.1.2: "*" is false when a current representation exists
+                    matched = "*" in tags or (etag is not None and any(weak_match(tag, etag) for tag in tags))
+                else:  # section 13.1.3: false when Last-Modified is "earlier or equal" to the date
+                    matched = current_lm is not None and since is not None and current_lm <= since
                 if matched:
                     findings.append(R_FULL_NOT_304.finding(
                         f"{'If-None-Match' if inm is not None else 'If-Modified-Since'} matched the current "
@@ -531,7 +537,8 @@ class CachingAnalyzer(Analyzer):
         now = request.timestamp_start or ex.timings.started or time.time()
         busters = []
         for name, value in query:
-            timestamp = value.isdigit() and len(value) in (10, 13) and abs(int(value[:10]) - now) < 86400
+            timestamp = value.isascii() and value.isdigit() and len(value) in (10, 13) and \
+                abs(int(value[:10]) - now) < 86400
             changed = name.lower() in BUSTER_NAMES and name in before and before[name] != value[:40] and len(value) >= 4
             if timestamp or changed:
                 busters.append((name, value))
@@ -550,11 +557,13 @@ class CachingAnalyzer(Analyzer):
         browser: CachePolicy = model.browser
         fresh_until = arrived + browser.fresh_for if browser.stores and browser.fresh_for is not None else None
         if ex.response.status == 304 and previous is not None:
-            urls[key] = replace(previous, headers=_kept(headers), arrived=arrived, fresh_until=fresh_until)
+            urls[key] = replace(previous, headers=_kept(headers), arrived=arrived, fresh_until=fresh_until,
+                                validator=browser.validator if browser.then == "revalidate" else None)
             return
         request_vary = {name: ex.request.headers.get(name) for name in model.vary if name != "*"}
+        validator = browser.validator if browser.stores and browser.then == "revalidate" else None
         urls[key] = Previous(status, _kept(headers), arrived, fresh_until, request_vary, _digest(ex),
-                             max(ex.response.body.size, 0))
+                             max(ex.response.body.size, 0), validator)
 
 
 def _kept(headers: Headers) -> Headers:

@@ -24,12 +24,6 @@ changes what differs (the preflight cache's max-age cap).
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Rule, Severity, catalog
-from proxy.inprocess import InProcess
-from proxy.models import Exchange, Headers
-from proxy.session import Session
-
 from addons.cache_model import storing_caches
 from addons.cors_headers import (
     NON_WILDCARD_REQUEST_HEADERS,
@@ -42,6 +36,11 @@ from addons.cors_headers import (
     split_list,
     unsafe_request_header_names,
 )
+from proxy.analyzer import Analysis, Analyzer
+from proxy.findings import Finding, Rule, Severity, catalog
+from proxy.inprocess import InProcess
+from proxy.models import Exchange, Headers
+from proxy.session import Session
 
 F = "https://fetch.spec.whatwg.org/"
 

@@ -8,7 +8,7 @@ the ones the fuzz tests hammer.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from proxy.models import serialize_origin  # noqa: F401 - part of this module's rule set
 

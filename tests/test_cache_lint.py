@@ -59,8 +59,8 @@ def test_mapped_rules_are_in_the_catalog_as_caching_rules():
 def test_notes_become_findings_with_the_field_as_subject():
     headers = Headers.of([("Date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("Cache-Control", "max-age=60, Max-Age=5"),
                           ("Vary", "*"), ("Age", "-3")])
-    notes = cache_lint.lint("GET", "http://a.test/", Headers(), 200, "OK", headers, 784111777.0, 784111777.0)
-    findings = {f.rule: f for f in cache_lint.to_findings(notes, headers)}
+    notes, linted = cache_lint.lint("GET", "http://a.test/", Headers(), 200, "OK", headers, 784111777.0, 784111777.0)
+    findings = {f.rule: f for f in cache_lint.to_findings(notes, linted)}
     assert findings["caching.cache-control-case"].subject == "response.header.cache-control"
     assert findings["caching.duplicate-directive"].evidence["httplint"] == "CC_DUP"
     assert findings["caching.vary-star"].subject == "response.header.vary"
@@ -71,8 +71,8 @@ def test_notes_become_findings_with_the_field_as_subject():
 
 def test_generic_syntax_notes_count_only_for_caching_fields():
     headers = Headers.of([("ETag", "no-quotes"), ("Content-Type", "text/html; charset")])
-    notes = cache_lint.lint("GET", "http://a.test/", Headers(), 200, "OK", headers, None, None)
-    findings = cache_lint.to_findings(notes, headers)
+    notes, linted = cache_lint.lint("GET", "http://a.test/", Headers(), 200, "OK", headers, None, None)
+    findings = cache_lint.to_findings(notes, linted)
     assert [f.subject for f in findings if f.rule == "caching.header-syntax"] == ["response.header.etag"]
 
 
