@@ -232,7 +232,7 @@ class CachingAnalyzer(Analyzer):
         request = exchange.request
         urls = session.store("caching.urls", maxsize=4096, ttl=86400)
         key = _url_key(request.url)
-        previous: Previous | None = urls.get(key) if request.method.upper() in ("GET", "HEAD") else None
+        previous: Previous | None = urls.get(key) if request.method.upper() == "GET" else None
         status, response_headers = response.status, response.headers
         if status == 304 and previous is not None:
             # RFC 9111 section 4.3.4: a 304 freshens the stored response; judge what is now stored.
@@ -417,7 +417,8 @@ class CachingAnalyzer(Analyzer):
                 f"{target.field} forbids it" if target is not None else "Cache-Control: no-cache requires revalidation")
             return [R_CDN_HIT_UNCACHEABLE.finding(
                 f"{cdn.source} says '{cdn.value[:80]}' (a {cdn.status}), but {why}", subject=f"response.header.{cdn.source.lower()}",
-                evidence={"cdn_status": cdn.status, "header": cdn.source, "cache_control": cc.as_dict().__repr__()[:200]})]
+                evidence={"cdn_status": cdn.status, "header": cdn.source, "cache_control": ", ".join(
+                    f"{k}={v}" if v is not None else k for k, v in cc.as_dict().items())[:200]})]
         stale_ok = (model.shared.stale_while_revalidate or 0) + (model.shared.stale_if_error or 0)
         if cdn.status == "hit" and lifetime is not None and model.age > lifetime + stale_ok:
             return [R_CDN_STALE.finding(
