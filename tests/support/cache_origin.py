@@ -35,6 +35,8 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.support.origin import Running
+
 Headers = tuple[tuple[str, str], ...]
 
 CC = "Cache-Control"
@@ -214,16 +216,9 @@ class _Server(ThreadingHTTPServer):
             return sum(1 for s in self.seen if s.path == seen.path)
 
 
-class CacheOrigin:
+class CacheOrigin(Running):
     def __init__(self) -> None:
-        self.server = _Server()
-        self.port = self.server.server_address[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/") -> str:
-        return self.origin + path
+        super().__init__(_Server())
 
     def seen(self, path: str | None = None) -> list[Seen]:
         """Requests received so far, optionally only those for one exact path."""
@@ -238,10 +233,6 @@ class CacheOrigin:
             if time.time() - last >= quiet:
                 return
             time.sleep(0.1)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def scenario_path(scenario_id: str) -> str:

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
+from tests.support.origin import Running
+
 Headers = tuple[tuple[str, str], ...]
 
 
@@ -260,16 +262,9 @@ class _Server(ThreadingHTTPServer):
             self.seen.append(seen)
 
 
-class LoopbackServer:
+class LoopbackServer(Running):
     def __init__(self) -> None:
-        self.server = _Server()
-        self.port = self.server.server_address[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/") -> str:
-        return self.origin + path
+        super().__init__(_Server())
 
     def seen(self, scenario_id: str | None = None) -> list[Seen]:
         """Requests received, optionally only those of one scenario (and its ``.sub`` steps)."""
@@ -278,10 +273,6 @@ class LoopbackServer:
         if scenario_id is None:
             return seen
         return [s for s in seen if scenario_of(s.path) == scenario_id]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def scenario_of(path_or_url: str) -> str | None:

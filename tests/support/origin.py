@@ -83,26 +83,39 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = do_PATCH = _route
 
 
-class Origin:
-    """A threaded origin server; ``https`` when given a cert chain and key."""
+class Running:
+    """A loopback server serving on a daemon thread until ``close()``."""
 
-    def __init__(self, certfile: str | None = None, keyfile: str | None = None) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    scheme = "http"
+
+    def __init__(self, server: ThreadingHTTPServer) -> None:
+        self.server = server
         self.server.daemon_threads = True
-        self.scheme = "http"
-        if certfile:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(certfile, keyfile)
-            self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
-            self.scheme = "https"
         self.port = self.server.server_address[1]
+        self.origin = f"{self.scheme}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def url(self, path: str = "/", host: str | None = None) -> str:
-        host = host or ("localhost" if self.scheme == "https" else "127.0.0.1")
-        return f"{self.scheme}://{host}:{self.port}{path}"
+    def url(self, path: str = "/") -> str:
+        return self.origin + path
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Origin(Running):
+    """A threaded origin server; ``https`` when given a cert chain and key."""
+
+    def __init__(self, certfile: str | None = None, keyfile: str | None = None) -> None:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if certfile:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(certfile, keyfile)
+            server.socket = ctx.wrap_socket(server.socket, server_side=True)
+            self.scheme = "https"
+        super().__init__(server)
+
+    def url(self, path: str = "/", host: str | None = None) -> str:
+        host = host or ("localhost" if self.scheme == "https" else "127.0.0.1")
+        return f"{self.scheme}://{host}:{self.port}{path}"

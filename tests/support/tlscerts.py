@@ -25,7 +25,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_origin_certs(directory: Path, hostnames: tuple[str, ...] = ("localhost",)) -> OriginCerts:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
         x509.CertificateBuilder()
