@@ -28,121 +28,122 @@ CACHING_FIELDS = frozenset({"cache-control", "expires", "date", "age", "vary", "
                             "cache-status", "cdn-cache-control", "surrogate-control"})
 
 
-def _rule(name: str, severity: Severity, summary: str, reference: str, detail: str = "") -> Rule:
+def caching_rule(name: str, severity: Severity, summary: str, reference: str, detail: str = "") -> Rule:
+    """Register ``caching.<name>``: every caching rule, httplint-mapped or proxylens's own, comes from here."""
     return catalog.rule(f"caching.{name}", severity, summary, reference=reference, detail=detail)
 
 
-R_CC_VALUE = _rule("cache-control-invalid-value", Severity.WARNING,
+R_CC_VALUE = caching_rule("cache-control-invalid-value", Severity.WARNING,
                    "A Cache-Control directive has a value of the wrong type; caches ignore or misread it.",
                    f"{RFC9111}#section-5.2",
                    "Directives such as max-age take an unquoted integer number of seconds (`max-age=600`); flags "
                    "such as no-store take no value. A malformed value is ignored by some caches and read as 0 by "
                    "others, so freshness becomes unpredictable.")
-R_CC_LARGE = _rule("max-age-too-large", Severity.INFO, "A Cache-Control delta-seconds value is above 2^31-1.",
+R_CC_LARGE = caching_rule("max-age-too-large", Severity.INFO, "A Cache-Control delta-seconds value is above 2^31-1.",
                    f"{RFC9111}#section-1.2.2",
                    "Caches treat values above 2147483648 as 2147483648 (68 years); some overflow. One year "
                    "(31536000) is the longest lifetime anyone needs.")
-R_CC_CASE = _rule("cache-control-case", Severity.INFO, "A Cache-Control directive is not lower-case.",
+R_CC_CASE = caching_rule("cache-control-case", Severity.INFO, "A Cache-Control directive is not lower-case.",
                   f"{RFC9111}#section-5.2",
                   "Directive names are case-insensitive, but some implementations only recognise lower case.")
-R_CC_DUP = _rule("duplicate-directive", Severity.WARNING, "A Cache-Control directive appears more than once.",
+R_CC_DUP = caching_rule("duplicate-directive", Severity.WARNING, "A Cache-Control directive appears more than once.",
                  f"{RFC9111}#section-4.2.1",
                  "RFC 9111 lets caches use the first occurrence or consider the response stale; different caches "
                  "pick differently. Send each directive once.")
-R_CC_CONFLICT = _rule("conflicting-directives", Severity.WARNING, "Cache-Control directives conflict.",
+R_CC_CONFLICT = caching_rule("conflicting-directives", Severity.WARNING, "Cache-Control directives conflict.",
                       f"{RFC9111}#section-4.2.1",
                       "When directives conflict the most restrictive one wins (RFC 9111 section 4.2.1), so the "
                       "others are dead weight that misleads readers. Remove the ones that do not apply.")
-R_CC_WRONG_MESSAGE = _rule("request-directive-in-response", Severity.INFO,
+R_CC_WRONG_MESSAGE = caching_rule("request-directive-in-response", Severity.INFO,
                            "A Cache-Control directive is used in the kind of message it has no meaning in.",
                            f"{RFC9111}#section-5.2")
-R_IE_CHECK = _rule("ie-pre-post-check", Severity.INFO,
+R_IE_CHECK = caching_rule("ie-pre-post-check", Severity.INFO,
                    "pre-check/post-check are Internet Explorer extensions that no current browser reads.",
                    "https://learn.microsoft.com/en-us/archive/blogs/ieinternals/",
                    "Remove pre-check and post-check; say what you mean with max-age, no-cache or no-store.")
-R_AGE_INVALID = _rule("age-invalid", Severity.WARNING, "The Age header is not a non-negative integer; caches "
+R_AGE_INVALID = caching_rule("age-invalid", Severity.WARNING, "The Age header is not a non-negative integer; caches "
                       "ignore it.", f"{RFC9111}#section-5.1")
-R_AGE_LARGE = _rule("age-large", Severity.INFO, "The Age header is very large (more than a year).",
+R_AGE_LARGE = caching_rule("age-large", Severity.INFO, "The Age header is very large (more than a year).",
                     f"{RFC9111}#section-5.1")
-R_DATE_MISSING = _rule("date-missing", Severity.WARNING, "The response has no Date header.",
+R_DATE_MISSING = caching_rule("date-missing", Severity.WARNING, "The response has no Date header.",
                        f"{RFC9110}#section-6.6.1",
                        "An origin server with a clock MUST send Date; without it caches cannot compute the "
                        "response's age exactly, and Expires and Last-Modified lose their reference point.")
-R_DATE_MISSING_DATES = _rule("date-missing-with-dates", Severity.WARNING,
+R_DATE_MISSING_DATES = caching_rule("date-missing-with-dates", Severity.WARNING,
                              "Expires or Last-Modified without a Date header to compare them with.",
                              f"{RFC9111}#section-4.2")
-R_CLOCK_SKEW = _rule("clock-skew", Severity.WARNING,
+R_CLOCK_SKEW = caching_rule("clock-skew", Severity.WARNING,
                      "The server's Date differs from proxylens's clock by more than a few seconds.",
                      f"{RFC9111}#section-4.2.3",
                      "Caches compute a response's age from Date: a server clock that runs behind makes responses "
                      "look old (a short max-age can be stale on arrival), one that runs ahead hides real age. "
                      "Run NTP on the origin.")
-R_AGE_PENALTY = _rule("date-changed-by-intermediary", Severity.INFO,
+R_AGE_PENALTY = caching_rule("date-changed-by-intermediary", Severity.INFO,
                       "The Date header looks rewritten by an intermediary (it is older than Age implies).",
                       f"{RFC9111}#section-4.2.3")
-R_LM_FUTURE = _rule("last-modified-in-future", Severity.WARNING, "Last-Modified is later than Date.",
+R_LM_FUTURE = caching_rule("last-modified-in-future", Severity.WARNING, "Last-Modified is later than Date.",
                     f"{RFC9110}#section-8.8.2.1",
                     "An origin server MUST NOT send a Last-Modified date later than its Date; caches then ignore it "
                     "for heuristic freshness and conditional requests become unreliable.")
-R_BAD_DATE = _rule("invalid-date", Severity.WARNING, "A date header does not parse as an HTTP-date.",
+R_BAD_DATE = caching_rule("invalid-date", Severity.WARNING, "A date header does not parse as an HTTP-date.",
                    f"{RFC9110}#section-5.6.7",
                    "Use the IMF-fixdate format, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`. An invalid Expires means "
                    "\"already expired\" (RFC 9111 section 5.3).")
-R_DATE_OBSOLETE = _rule("obsolete-date-format", Severity.INFO, "A date header uses an obsolete format.",
+R_DATE_OBSOLETE = caching_rule("obsolete-date-format", Severity.INFO, "A date header uses an obsolete format.",
                         f"{RFC9110}#section-5.6.7")
-R_PRIVATE_PUBLIC = _rule("private-and-public", Severity.WARNING,
+R_PRIVATE_PUBLIC = caching_rule("private-and-public", Severity.WARNING,
                          "Cache-Control has both public and private; caches honour private.",
                          f"{RFC9111}#section-5.2.2.7")
-R_PUBLIC_AUTH = _rule("authorized-response-shared", Severity.WARNING,
+R_PUBLIC_AUTH = caching_rule("authorized-response-shared", Severity.WARNING,
                       "A response to an authenticated request may be stored by shared caches.",
                       f"{RFC9111}#section-3.5",
                       "The request carried Authorization and the response has public, must-revalidate or s-maxage, "
                       "which lets a CDN or proxy store it and serve it to other users. If the content is per-user, "
                       "send `Cache-Control: private` (or no-store).")
-R_PUBLIC_UNNEEDED = _rule("public-unnecessary", Severity.INFO,
+R_PUBLIC_UNNEEDED = caching_rule("public-unnecessary", Severity.INFO,
                           "Cache-Control: public is not needed here and may make responses to authenticated "
                           "requests shareable.", f"{RFC9111}#section-5.2.2.9")
-R_STALE_ON_ARRIVAL = _rule("stale-on-arrival", Severity.WARNING,
+R_STALE_ON_ARRIVAL = caching_rule("stale-on-arrival", Severity.WARNING,
                            "The response is already stale when it arrives (its age exceeds its freshness lifetime).",
                            f"{RFC9111}#section-4.2",
                            "Caches must revalidate or refetch it on the next request. Look at Age (an upstream cache "
                            "served an old copy) and at Date (a server clock behind the real time).")
-R_NO_CACHE_NO_VALIDATOR = _rule("no-cache-without-validator", Severity.WARNING,
+R_NO_CACHE_NO_VALIDATOR = caching_rule("no-cache-without-validator", Severity.WARNING,
                                 "Cache-Control: no-cache without an ETag or Last-Modified: every reuse is a full "
                                 "download.", f"{RFC9111}#section-5.2.2.4",
                                 "no-cache means \"revalidate before every reuse\"; without a validator the cache "
                                 "cannot ask \"has it changed?\" and refetches the whole response. Add an ETag, or "
                                 "use no-store if the response must not be kept at all.")
-R_CACHE_STATUS_INVALID = _rule("cache-status-invalid", Severity.INFO,
+R_CACHE_STATUS_INVALID = caching_rule("cache-status-invalid", Severity.INFO,
                                "Cache-Status has a parameter or value RFC 9211 does not define.",
                                "https://www.rfc-editor.org/rfc/rfc9211#section-2")
-R_CDN_CC_INVALID = _rule("cdn-cache-control-invalid", Severity.WARNING,
+R_CDN_CC_INVALID = caching_rule("cdn-cache-control-invalid", Severity.WARNING,
                          "CDN-Cache-Control has a directive with a value of the wrong type.",
                          "https://www.rfc-editor.org/rfc/rfc9213#section-2.1")
-R_VARY_STAR = _rule("vary-star", Severity.WARNING, "Vary: * makes the response unusable for any later request.",
+R_VARY_STAR = caching_rule("vary-star", Severity.WARNING, "Vary: * makes the response unusable for any later request.",
                     f"{RFC9111}#section-4.1",
                     "A stored response with `Vary: *` never matches a new request, so caches cannot reuse it. "
                     "List the request headers that really select the representation, or use no-store.")
-R_VARY_UA = _rule("vary-user-agent", Severity.WARNING, "Vary: User-Agent splits the cache per browser build.",
+R_VARY_UA = caching_rule("vary-user-agent", Severity.WARNING, "Vary: User-Agent splits the cache per browser build.",
                   f"{RFC9110}#section-12.5.5",
                   "Every browser version and platform gets its own cache entry, so shared caches almost never hit. "
                   "Vary on Sec-CH-UA client hints or serve one representation.")
-R_VARY_HOST = _rule("vary-host", Severity.INFO, "Vary: Host is unnecessary: Host is already part of the cache key.",
+R_VARY_HOST = caching_rule("vary-host", Severity.INFO, "Vary: Host is unnecessary: Host is already part of the cache key.",
                     f"{RFC9110}#section-12.5.5")
-R_VARY_DUPLICATE = _rule("vary-duplicate", Severity.INFO, "Vary lists the same field more than once.",
+R_VARY_DUPLICATE = caching_rule("vary-duplicate", Severity.INFO, "Vary lists the same field more than once.",
                          f"{RFC9110}#section-12.5.5")
-R_VARY_COMPLEX = _rule("vary-complex", Severity.INFO, "Vary lists many request headers; caches will rarely hit.",
+R_VARY_COMPLEX = caching_rule("vary-complex", Severity.INFO, "Vary lists many request headers; caches will rarely hit.",
                        f"{RFC9110}#section-12.5.5")
-R_304_NO_DATE = _rule("not-modified-without-date", Severity.WARNING, "A 304 Not Modified without a Date header.",
+R_304_NO_DATE = caching_rule("not-modified-without-date", Severity.WARNING, "A 304 Not Modified without a Date header.",
                       f"{RFC9110}#section-15.4.5")
-R_304_EXTRA = _rule("not-modified-extra-headers", Severity.INFO,
+R_304_EXTRA = caching_rule("not-modified-extra-headers", Severity.INFO,
                     "A 304 Not Modified carries representation headers it should not send.",
                     f"{RFC9110}#section-15.4.5")
-R_FIELD_SYNTAX = _rule("header-syntax", Severity.WARNING, "A caching header's value does not follow its syntax.",
+R_FIELD_SYNTAX = caching_rule("header-syntax", Severity.WARNING, "A caching header's value does not follow its syntax.",
                        f"{RFC9111}#section-5",
                        "Caches that cannot parse a caching header ignore it, which changes what they store and for "
                        "how long. Fix the value to the syntax the RFC gives.")
-R_LINT_FAILED = _rule("lint-failed", Severity.INFO, "httplint could not lint this message; only proxylens's own "
+R_LINT_FAILED = caching_rule("lint-failed", Severity.INFO, "httplint could not lint this message; only proxylens's own "
                       "caching checks ran.", "https://github.com/mnot/httplint")
 
 # httplint note class name -> rule. Keep in step with DROPPED: every caching note is in one of them.

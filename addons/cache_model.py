@@ -93,7 +93,6 @@ class CachePolicy:
 class CacheModel:
     cc: Directives
     age: int                          # corrected initial age when the response arrived
-    date: float | None
     validators: list[str]
     vary: list[str]
     private: CachePolicy
@@ -119,7 +118,6 @@ class Message:
     response_headers: Headers
     request_time: float | None = None
     response_time: float | None = None
-    http_version: str = "HTTP/1.1"
 
 
 def _first(headers: Headers, name: str) -> str | None:
@@ -182,7 +180,7 @@ def build(msg: Message, engine: str = "chromium") -> CacheModel:
     if last_modified is not None and date_value is not None and last_modified <= date_value:
         heuristic_base = int(date_value - last_modified)
     model = CacheModel(
-        cc=cc, age=age, date=date, validators=validators, vary=vary,
+        cc=cc, age=age, validators=validators, vary=vary,
         private=CachePolicy(False), shared=CachePolicy(False), browser=CachePolicy(False),
         engine=engine, pragma_no_cache=_has_token(headers, "pragma", "no-cache"),
         expires_invalid=expires_raw is not None and expires is None, heuristic_base=heuristic_base,

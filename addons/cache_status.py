@@ -11,6 +11,7 @@ from typing import Any
 import http_sf
 
 from addons.cache_headers import Directives, delta_seconds, parse_directives, split_commas
+from addons.cache_model import first_member
 from proxy.models import Headers
 
 # Vendor headers holding a hit/miss word, most specific first. The last comma-separated member is
@@ -85,11 +86,10 @@ def cdn_status(headers: Headers) -> CdnStatus | None:
         if value is not None:
             members = split_commas(value) or [value]
             status = CdnStatus(_word(members[-1]), name.title().replace("Cf-", "CF-"), value)
-            served_by = headers.get("x-served-by")
-            if served_by:
-                status.cache = split_commas(served_by)[-1][:100] if split_commas(served_by) else None
+            nodes = split_commas(headers.get("x-served-by") or "")
+            status.cache = nodes[-1][:100] if nodes else None
             return status
-    age = delta_seconds((headers.get_all("age") or [None])[0])
+    age = delta_seconds(first_member(headers, "age"))
     if age:
         # An Age above zero is only added by a cache that served a stored response (RFC 9111 section 5.1).
         return CdnStatus("hit", "Age", str(age))

@@ -20,116 +20,108 @@ from urllib.parse import urlsplit, urlunsplit
 
 from addons import cache_lint
 from addons.cache_headers import etag_list, parse_directives, parse_http_date, parse_vary, weak_match
-from addons.cache_lint import R_STALE_ON_ARRIVAL
+from addons.cache_lint import R_STALE_ON_ARRIVAL, RFC9110, RFC9111, caching_rule
 from addons.cache_model import FOREVER, CacheModel, CachePolicy, Message, build
 from addons.cache_status import cdn_status, targeted
 from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Severity, catalog
+from proxy.findings import Finding, Severity
 from proxy.inprocess import InProcess
 from proxy.models import Exchange, Headers
 from proxy.session import Session
 
-RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111"
-RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
-
-
-def _rule(name: str, severity: Severity, summary: str, reference: str, detail: str = ""):
-    return catalog.rule(f"caching.{name}", severity, summary, reference=reference, detail=detail)
-
-
-R_ENGINE_DIFFERS = _rule(
+R_ENGINE_DIFFERS = caching_rule(
     "browser-differs-from-rfc", Severity.INFO,
     "The browser's cache treats this response differently from RFC 9111's private cache.", f"{RFC9111}#section-4.2",
     "facts.caching.browser follows the browser engine; freshness_lifetime_private follows the RFC. Other clients "
     "(HTTP libraries, service workers' Cache API users, other browsers) may follow the RFC. Make the intent "
     "explicit with Cache-Control: max-age, no-cache or no-store so every cache agrees.")
-R_HEURISTIC = _rule(
+R_HEURISTIC = caching_rule(
     "heuristic-freshness", Severity.INFO,
     "No explicit freshness: caches guess a lifetime from Last-Modified.", f"{RFC9111}#section-4.2.2",
     "Without max-age or Expires, caches may reuse the response for a fraction (typically 10%) of the time since "
     "Last-Modified -- a day for a file unchanged for ten days. Say how long it may be reused with "
     "Cache-Control: max-age (or no-cache to always revalidate).")
-R_PRAGMA_ONLY = _rule(
+R_PRAGMA_ONLY = caching_rule(
     "pragma-only", Severity.WARNING,
     "Pragma: no-cache without Cache-Control: only browsers honour it, shared caches ignore it.",
     f"{RFC9111}#section-5.4",
     "RFC 9111 deprecates Pragma and gives it no meaning in responses. Chromium and Firefox treat it as no-cache, "
     "but a CDN or proxy may store and reuse the response. Send `Cache-Control: no-cache` (or no-store).")
-R_IMMUTABLE_SHORT = _rule(
+R_IMMUTABLE_SHORT = caching_rule(
     "immutable-short-lifetime", Severity.WARNING,
     "Cache-Control: immutable with a short or missing max-age.", "https://www.rfc-editor.org/rfc/rfc8246#section-2",
     "immutable only saves revalidations while the response is fresh; it is meant for versioned URLs with a long "
     "max-age (e.g. `max-age=31536000, immutable`). With a short lifetime it does almost nothing.")
-R_SET_COOKIE_SHARED = _rule(
+R_SET_COOKIE_SHARED = caching_rule(
     "set-cookie-shared-cacheable", Severity.WARNING,
     "A response with Set-Cookie may be stored by shared caches and served to other users.",
     f"{RFC9111}#section-7.3",
     "Shared caches may store a response with Set-Cookie (RFC 9111 does not forbid it), and some CDNs then hand "
     "one user's session cookie to everyone. Send `Cache-Control: private` (or no-store) on responses that set "
     "cookies, or `no-cache=\"Set-Cookie\"`.")
-R_NO_CACHE_NOT_NO_STORE = _rule(
+R_NO_CACHE_NOT_NO_STORE = caching_rule(
     "no-cache-is-not-no-store", Severity.INFO,
     "no-cache does not stop caches from storing this personal response; no-store does.",
     f"{RFC9111}#section-5.2.2.4",
     "`no-cache` means \"revalidate before reuse\": the response is still written to the browser's disk cache "
     "(and to shared caches unless private). For personal or sensitive responses use `no-store`.")
-R_CDN_HIT_UNCACHEABLE = _rule(
+R_CDN_HIT_UNCACHEABLE = caching_rule(
     "shared-cache-hit-uncacheable", Severity.ERROR,
     "A CDN or proxy served a stored copy of a response that shared caches must not reuse.",
     f"{RFC9111}#section-3",
     "The cache-status header says a shared cache answered from storage, but Cache-Control forbids that (private, "
     "no-store, or no-cache without revalidation). The cache is misconfigured to override the origin: one user's "
     "response may reach another. Fix the CDN rule, or use CDN-Cache-Control to state the intent.")
-R_CDN_STALE = _rule(
+R_CDN_STALE = caching_rule(
     "shared-cache-served-stale", Severity.WARNING,
     "A shared cache served a response older than its freshness lifetime.", f"{RFC9111}#section-4.2.4",
     "Age exceeds the lifetime the headers give shared caches, and no stale-while-revalidate or stale-if-error "
     "window allows that. The CDN is configured to serve stale content (or ignores the origin's headers).")
-R_REVALIDATED = _rule(
+R_REVALIDATED = caching_rule(
     "revalidated", Severity.GOOD, "A conditional request was answered 304 Not Modified: the cached copy was reused.",
     f"{RFC9111}#section-4.3")
-R_304_MISMATCH = _rule(
+R_304_MISMATCH = caching_rule(
     "not-modified-validator-mismatch", Severity.WARNING,
     "A 304 Not Modified carries an ETag the request did not ask about.", f"{RFC9111}#section-4.3.4",
     "Caches update only the stored response whose validator matches the 304's; with a different ETag no stored "
     "response is selected and the client gets nothing usable. Send the same ETag the request's If-None-Match held.")
-R_304_DROPPED = _rule(
+R_304_DROPPED = caching_rule(
     "not-modified-missing-headers", Severity.WARNING,
     "A 304 Not Modified omits headers the full response had and the 304 must repeat.", f"{RFC9110}#section-15.4.5",
     "RFC 9110: \"The server generating a 304 response MUST generate any of the following header fields that would "
     "have been sent in a 200 (OK) response to the same request: Content-Location, Date, ETag, and Vary; "
     "Cache-Control and Expires\". Without them caches keep the old values (an old max-age, say).")
-R_FULL_NOT_304 = _rule(
+R_FULL_NOT_304 = caching_rule(
     "full-response-to-matching-condition", Severity.WARNING,
     "The request's validator still matched, but the server sent the whole response instead of a 304.",
     f"{RFC9110}#section-13.1.2",
     "If-None-Match named the current ETag (or If-Modified-Since the current Last-Modified), so a 304 Not Modified "
     "without a body would have done. Make the server (or framework middleware) evaluate conditional requests.")
-R_VALIDATOR_UNUSED = _rule(
+R_VALIDATOR_UNUSED = caching_rule(
     "validator-not-used", Severity.INFO,
     "The previous response had a validator, but this request for the same URL was not conditional.",
     f"{RFC9111}#section-4.3.1",
     "A cache holding the previous response would have sent If-None-Match or If-Modified-Since and could have got "
     "a 304. The client has no HTTP cache, did not keep the response, or keyed it differently (Chromium partitions "
     "its cache by top-level site).")
-R_FRESH_REFETCHED = _rule(
+R_FRESH_REFETCHED = caching_rule(
     "fresh-response-refetched", Severity.INFO,
     "This request was sent although the previous response for the URL was still fresh in a browser cache.",
     f"{RFC9111}#section-4",
     "A browser would have reused the stored response without asking. The client bypassed its cache (reload, "
     "DevTools \"Disable cache\", fetch's cache: 'no-store'/'reload'), has no HTTP cache, or partitions it "
     "(Chromium keys its cache by top-level site).")
-R_UNSTABLE_ETAG = _rule(
+R_UNSTABLE_ETAG = caching_rule(
     "unstable-validator", Severity.WARNING,
     "The same URL returned identical content with a different ETag or Last-Modified.", f"{RFC9110}#section-8.8.3",
     "Validators that change while the content does not (per-server ETags behind a load balancer, inode-based "
     "ETags, Last-Modified set to the current time) make every revalidation fail. Derive them from the content.")
-R_INCONSISTENT_VARY = _rule(
+R_INCONSISTENT_VARY = caching_rule(
     "inconsistent-vary", Severity.WARNING, "The same URL was answered with different Vary headers.",
     f"{RFC9111}#section-4.1",
     "Caches select stored responses by the Vary of the response they stored; when it changes between responses, "
     "caches store duplicates or serve a representation to the wrong client. Send the same Vary on every response.")
-R_CACHE_BUSTING = _rule(
+R_CACHE_BUSTING = caching_rule(
     "cache-busting-query", Severity.WARNING,
     "A query parameter changes on every request, so no cache can reuse an otherwise cacheable response.",
     f"{RFC9111}#section-4",
