@@ -138,7 +138,7 @@ MUST_REPEAT_IN_304 = ("cache-control", "expires", "etag", "vary", "content-locat
 NOT_UPDATED_BY_304 = frozenset({"content-length", "content-encoding", "transfer-encoding", "content-range"})
 BYPASS_DIRECTIVES = ("no-cache", "no-store")
 # What the session keeps of a stored response's headers.
-KEPT_FIELDS = frozenset(MUST_REPEAT_IN_304) | {"last-modified", "date", "age", "pragma", "content-location"}
+KEPT_FIELDS = frozenset(MUST_REPEAT_IN_304) | {"last-modified", "date", "age", "pragma"}
 
 
 @dataclass
