@@ -10,15 +10,9 @@ walks httplint's notes so a new httplint note cannot slip through unmapped.
 
 from __future__ import annotations
 
-import re
-
-from httplint import HttpRequestLinter, HttpResponseLinter
-from httplint.note import Note
-
-from addons.cache_headers import delta_seconds
-from addons.cache_model import first_member
+from addons import httplint_notes
 from proxy.findings import Finding, Rule, Severity, catalog
-from proxy.models import Headers
+from proxy.models import Exchange
 
 RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111"
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
@@ -185,76 +179,13 @@ DROPPED = frozenset({
 GENERIC = frozenset({"BAD_SYNTAX", "SINGLE_HEADER_REPEAT", "STRUCTURED_FIELD_PARSE_ERROR", "DUPLICATE_KEY",
                      "FIELD_DEPRECATED", "PARAM_REPEATS", "PARAM_SINGLE_QUOTED"})
 
-_OFFSET = re.compile(r"offset-(\d+)")
-_DIRECTIVE = re.compile(r"%\((\w+)\)[-+ #0]*\d*(?:\.\d+)?[a-zA-Z]")
+def rule_for(note: str, field_name: str | None) -> Rule | None:
+    rule = MAPPED.get(note)
+    if rule is None and note in GENERIC and field_name in CACHING_FIELDS:
+        return R_FIELD_SYNTAX
+    return rule
 
 
-def _wire(headers: Headers) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1", "replace"), v.encode("utf-8", "replace")) for k, v in headers]
-
-
-def lint(method: str, url: str, request_headers: Headers, status: int, reason: str, response_headers: Headers,
-         request_time: float | None, response_time: float | None) -> tuple[list[Note], Headers]:
-    """Run httplint over the request and response head: its notes, unfiltered, and the response
-    headers in the order httplint saw them (its 'offset-N' subjects index into those)."""
-    # httplint checks Date against the clock while parsing it, reading Age only if it came first:
-    # "Date, Age: 300" from a CDN would look like a clock 300 s behind. Age goes first.
-    response_headers = Headers(tuple(sorted(response_headers, key=lambda f: f[0].lower() != "age")))
-    if "age" in response_headers and delta_seconds(first_member(response_headers, "age")) is None:
-        request_time = None  # httplint 2026.9 adds an invalid (None) Age to the request delay and crashes
-    request = HttpRequestLinter(start_time=request_time, no_content=True)
-    request.process_request_topline(method.encode("latin-1", "replace"), url.encode("utf-8", "replace"),
-                                    b"HTTP/1.1")
-    request.process_headers(_wire(request_headers))
-    request.finish_content(True)
-    response = HttpResponseLinter(start_time=response_time, _related=request, no_content=True)
-    response.is_head_response = method.upper() == "HEAD"
-    response.process_response_topline(b"HTTP/1.1", str(status).encode(), reason.encode("latin-1", "replace"))
-    response.process_headers(_wire(response_headers))
-    response.finish_content(True)
-    return list(response.notes), response_headers
-
-
-def _field_of(note: Note, headers: Headers) -> str | None:
-    """The header field a note is about: httplint says 'field-name' or 'offset-N' (the Nth field)."""
-    for subject in note.subject.split():
-        if subject.startswith("field-"):
-            return subject[len("field-"):]
-        match = _OFFSET.fullmatch(subject)
-        if match and int(match.group(1)) < len(headers.fields):
-            return headers.fields[int(match.group(1))][0].lower()
-    return None
-
-
-def _plain(text: str) -> str:
-    """httplint's Markdown with its %(var)s holes named instead of filled: wire data stays in evidence."""
-    return _DIRECTIVE.sub(lambda m: f"*{m.group(1).replace('_', ' ')}*", text).strip()
-
-
-def to_findings(notes: list[Note], headers: Headers) -> list[Finding]:
-    findings: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
-    for note in notes:
-        name = type(note).__name__
-        field_name = _field_of(note, headers)
-        rule = MAPPED.get(name)
-        if rule is None and name in GENERIC and field_name in CACHING_FIELDS:
-            rule = R_FIELD_SYNTAX
-        if rule is None:
-            continue
-        try:
-            summary = str(note.summary)
-        except TypeError:  # a mistranslated template: keep the rule's own words
-            summary = rule.summary
-        if (rule.id, summary) in seen:
-            continue
-        seen.add((rule.id, summary))
-        evidence = {k: v if isinstance(v, (int, float, bool)) else str(v)[:200]
-                    for k, v in note.vars.items() if k != "message_type" and v is not None}
-        evidence["httplint"] = name
-        if field_name:
-            evidence.setdefault("value", (headers.get(field_name) or "")[:200])
-        findings.append(rule.finding(
-            summary, subject=f"response.header.{field_name}" if field_name else "response",
-            detail=rule.detail or _plain(note._text), evidence=evidence))
-    return findings
+def findings(exchange: Exchange) -> list[Finding]:
+    """httplint's caching notes on *exchange* (which has a response) as caching findings."""
+    return httplint_notes.to_findings(*httplint_notes.lint_exchange(exchange), rule_for)

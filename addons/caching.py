@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from addons import cache_lint
+from addons.httplint_notes import response_time as arrival_time
 from addons.cache_headers import etag_list, parse_directives, parse_http_date, parse_vary, weak_match
 from addons.cache_lint import R_STALE_ON_ARRIVAL, RFC9110, RFC9111, caching_rule
 from addons.cache_model import FOREVER, CacheModel, CachePolicy, Message, build
@@ -155,17 +156,6 @@ class Previous:
     validator: str | None = None     # the conditional header the browser would revalidate it with
 
 
-def _response_time(ex: Exchange) -> float | None:
-    response = ex.response
-    if response is not None and response.timestamp_start:
-        return response.timestamp_start
-    started = ex.request.timestamp_start or ex.timings.started or None
-    if started is None:
-        return None
-    t = ex.timings
-    return started + sum(max(v, 0) for v in (t.blocked, t.dns, t.connect, t.send, t.wait)) / 1000
-
-
 def _url_key(url: str) -> str:
     try:
         parts = urlsplit(url)
@@ -230,14 +220,12 @@ class CachingAnalyzer(Analyzer):
             # RFC 9111 section 4.3.4: a 304 freshens the stored response; judge what is now stored.
             status, response_headers = previous.status, _freshen(previous.headers, response.headers)
         request_time = request.timestamp_start or exchange.timings.started or None
-        response_time = _response_time(exchange)
+        response_time = arrival_time(exchange)
         model = build(Message(request.method, status, request.headers, response_headers, request_time,
                               response_time), self.engine)
         findings: list[Finding] = []
         try:
-            notes, linted = cache_lint.lint(request.method, request.url, request.headers, response.status,
-                                            response.reason, response.headers, request_time, response_time)
-            findings += cache_lint.to_findings(notes, linted)
+            findings += cache_lint.findings(exchange)
         except Exception as exc:  # noqa: BLE001 -- httplint is a dependency: its bug must not cost the caching facts
             findings.append(cache_lint.R_LINT_FAILED.finding(
                 f"httplint could not lint this message ({type(exc).__name__}: {exc})"[:300], subject="response",

@@ -27,10 +27,10 @@ def _report_entry(index: int, result: Result) -> dict:
     }
 
 
-def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (), engine: str = "chromium",
+def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (), engine: str = "chromium", hsts_profile: str = "rfc",
             out: IO[str] = sys.stdout) -> int:
     try:
-        pipeline = build_pipeline(scripts, engine)
+        pipeline = build_pipeline(scripts, engine, hsts_profile)
     except ScriptError as exc:
         print(f"proxylens: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from addons import ENGINES
+from addons import ENGINES, HSTS_PROFILES
 
 from . import __version__
 from .runner import EXIT_INTERNAL, EXIT_USAGE, ProxyConfig, run_proxy
@@ -47,6 +47,25 @@ def mode(text: str) -> str:
     return text
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 86400 * 365:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (e.g. 30, 0.5; 0 disables)")
+    return value
+
+
+def analysis_options(parser: argparse.ArgumentParser) -> None:
+    """Options that change verdicts, shared by `proxy` and `analyze`."""
+    parser.add_argument("--engine", choices=ENGINES, default="chromium",
+                        help="the browser whose behaviour verdicts follow where engines differ (default chromium)")
+    parser.add_argument("--hsts-profile", choices=HSTS_PROFILES, default="rfc",
+                        help="how strict HSTS checks are: rfc (any valid header; default), observatory "
+                             "(max-age of six months or more) or preload (hstspreload.org's requirements)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="proxylens", description="An HTTP(S) debugging proxy that explains every exchange.")
     parser.add_argument("--version", action="version", version=f"proxylens {__version__}")
@@ -72,16 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verify upstream servers against this CA bundle instead of the default (certifi's "
                         "Mozilla bundle); e.g. /etc/ssl/certs/ca-certificates.crt for the system store")
 
-    p.add_argument("--engine", choices=ENGINES, default="chromium",
-                   help="the browser whose behaviour verdicts follow where engines differ (default chromium)")
+    p.add_argument("--upstream-timeout", type=seconds, default=60.0, metavar="SECONDS",
+                   help="answer 504 Gateway Timeout when the upstream server has not responded within this "
+                        "many seconds (default 60; 0 waits as long as mitmproxy does, 10 minutes)")
+    analysis_options(p)
 
     a = sub.add_parser("analyze", help="analyze a HAR file from any browser or tool")
     a.add_argument("file", metavar="FILE.har")
     a.add_argument("--json", action="store_true", help="print a machine-readable report")
     a.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with extra analyzers (repeatable)")
-    a.add_argument("--engine", choices=ENGINES, default="chromium",
-                   help="the browser whose behaviour verdicts follow where engines differ (default chromium)")
+    analysis_options(a)
 
     r = sub.add_parser("rules", help="list every rule with its default severity and reference")
     r.add_argument("--json", action="store_true")
@@ -142,11 +162,14 @@ def _main(argv: list[str] | None) -> int:
             ssl_insecure=args.ssl_insecure,
             upstream_ca=args.upstream_ca,
             engine=args.engine,
+            hsts_profile=args.hsts_profile,
+            upstream_timeout=args.upstream_timeout,
         ))
     if args.command == "analyze":
         from .analyze import analyze
 
-        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), engine=args.engine)
+        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), engine=args.engine,
+                       hsts_profile=args.hsts_profile)
     if args.command == "rules":
         return cmd_rules(args.json)
     return EXIT_USAGE

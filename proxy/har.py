@@ -248,6 +248,8 @@ def har_entry(result: Result, *, redact: bool = True, pageref: str | None = None
         error_message = R.redact_text(ex.error.message) if redact else ex.error.message
         response["_error"] = error_message
         response["_errorKind"] = ex.error.kind
+        if ex.error.proxy_status is not None:
+            response["_proxyStatus"] = ex.error.proxy_status  # what proxylens answered the client with
 
     t = ex.timings
     timings = {

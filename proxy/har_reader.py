@@ -281,7 +281,9 @@ def _error(entry: dict, resp: dict, status: int) -> ExchangeError | None:
     message = entry.get("_error") or resp.get("_error") or (resp.get("_failureText"))
     if message:
         kind = resp.get("_errorKind")
-        return ExchangeError(str(message), kind if kind in ERROR_KINDS else _error_kind(str(message)))
+        proxy_status = resp.get("_proxyStatus")
+        return ExchangeError(str(message), kind if kind in ERROR_KINDS else _error_kind(str(message)),
+                             proxy_status if isinstance(proxy_status, int) and 100 <= proxy_status <= 599 else None)
     if status <= 0:  # 0 (browsers, mitmproxy) or -1 (Playwright: never finished)
         return ExchangeError(f"no response (status {status} in the HAR file)", "other")
     return None

@@ -165,10 +165,14 @@ class ExchangeError:
     ``protocol`` (malformed message), ``client`` (the client went away),
     ``shutdown`` (the proxy stopped while the exchange was in flight) or
     ``other``. ``message`` is the underlying error, verbatim.
+    ``proxy_status`` is the status proxylens itself answered the client with
+    (502 or 504, say), or None when it sent no response or it is not known
+    (HAR input): what the client saw came from the proxy, not the origin.
     """
 
     message: str
     kind: str = "other"
+    proxy_status: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

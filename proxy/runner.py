@@ -39,6 +39,8 @@ class ProxyConfig:
     ssl_insecure: bool = False
     upstream_ca: str | None = None
     engine: str = "chromium"
+    hsts_profile: str = "rfc"
+    upstream_timeout: float = 60.0
 
 
 def err(message: str) -> None:
@@ -74,7 +76,7 @@ def run_proxy(config: ProxyConfig) -> int:
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, quiet=config.quiet,
                                  scripts=config.scripts,
                                  max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
-                                 engine=config.engine)
+                                 engine=config.engine, hsts_profile=config.hsts_profile)
     worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),
                         name="proxylens-analysis")
     worker.start()
@@ -116,6 +118,7 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
     import certs
 
     from .bridge import Bridge
+    from .upstream_timeout import UpstreamTimeout
 
     loop = asyncio.get_running_loop()
     opts = options.Options(listen_host=config.listen_host, listen_port=config.listen_port, mode=[config.mode])
@@ -132,7 +135,7 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
     startup_errors.install()
     bridge = Bridge(inbox, config.capture, processed)
     _quiet_cancellations(loop, bridge)
-    master.addons.add(termlog, bridge)
+    master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), bridge)
     try:
         opts.update(
             confdir=str(confdir),

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from mitmproxy import connection, http
 
 from .models import Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response, ServerTLS, Timings
+from .upstream_timeout import TIMED_OUT
 
 CaptureMode = Literal["none", "text", "all"]
 
@@ -77,6 +78,22 @@ def classify_error(message: str) -> str:
     if "protocol error" in m or "malformed" in m or "invalid" in m or "refusing" in m:
         return "protocol"
     return "other"
+
+
+def proxy_status(flow: http.HTTPFlow, kind: str) -> int | None:
+    """The status mitmproxy answered the client with when the exchange failed.
+
+    mitmproxy's HTTP layer answers 502 for any upstream failure and 400 for a
+    malformed request (which never reaches a server); a client that left or
+    a killed flow gets nothing. The upstream timeout answers 504.
+    """
+    if flow.metadata.get(TIMED_OUT):
+        return 504
+    if kind in ("client", "shutdown") or (flow.error and flow.error.msg == flow.error.KILLED_MESSAGE):
+        return None
+    if kind == "protocol" and not flow.server_conn.timestamp_start:
+        return 400
+    return 502
 
 
 def client_tls(conn: connection.Client, versions: tuple[str, ...], ciphers: tuple[str, ...]) -> ClientTLS | None:
@@ -192,7 +209,8 @@ def exchange_from_flow(
             timestamp_end=r.timestamp_end,
         )
     if error is None and flow.error is not None:
-        error = ExchangeError(flow.error.msg, classify_error(flow.error.msg))
+        kind = "timeout" if flow.metadata.get(TIMED_OUT) else classify_error(flow.error.msg)
+        error = ExchangeError(flow.error.msg, kind, proxy_status(flow, kind))
     sc = flow.server_conn
     peer = sc.peername
     return Exchange(

@@ -30,13 +30,14 @@ class WorkerConfig:
     scripts: tuple[str, ...] = field(default_factory=tuple)
     max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
     engine: str = "chromium"  # the browser engine verdicts follow where engines differ
+    hsts_profile: str = "rfc"  # rfc | observatory | preload: how strict HSTS findings are
 
 
-def build_pipeline(scripts: tuple[str, ...], engine: str = "chromium") -> Pipeline:
+def build_pipeline(scripts: tuple[str, ...], engine: str = "chromium", hsts_profile: str = "rfc") -> Pipeline:
     """Built-in analyzers plus those of each script; ScriptError says what is wrong."""
     from addons import builtin_analyzers
 
-    analyzers = builtin_analyzers(engine)
+    analyzers = builtin_analyzers(engine, hsts_profile)
     for path in scripts:
         analyzers.extend(analyzers_in(load_script(path)))
     try:
@@ -101,7 +102,7 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        pipeline = build_pipeline(config.scripts, config.engine)
+        pipeline = build_pipeline(config.scripts, config.engine, config.hsts_profile)
         sink = Sink(config)
     except BaseException as exc:  # a script may even call sys.exit(): report it, never hang the proxy
         outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError)) else

@@ -13,7 +13,7 @@ from httplint.note import Note, categories
 
 from addons import cache_lint
 from proxy.findings import catalog
-from proxy.models import Headers
+from proxy.models import Exchange, Headers, Request, Response
 
 # Modules whose notes are about the fields the caching analyzer owns.
 CACHING_MODULES = {"cache", "age", "date", "expires", "last_modified", "pragma", "vary", "cache_control",
@@ -56,11 +56,15 @@ def test_mapped_rules_are_in_the_catalog_as_caching_rules():
         assert rule.category == "caching" and rule.reference.startswith("https://")
 
 
+def _exchange(headers: Headers, at: float | None = None) -> Exchange:
+    return Exchange("1", Request("GET", "http://a.test/", timestamp_start=at),
+                    Response(200, "OK", headers=headers, timestamp_start=at))
+
+
 def test_notes_become_findings_with_the_field_as_subject():
     headers = Headers.of([("Date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("Cache-Control", "max-age=60, Max-Age=5"),
                           ("Vary", "*"), ("Age", "-3")])
-    notes, linted = cache_lint.lint("GET", "http://a.test/", Headers(), 200, "OK", headers, 784111777.0, 784111777.0)
-    findings = {f.rule: f for f in cache_lint.to_findings(notes, linted)}
+    findings = {f.rule: f for f in cache_lint.findings(_exchange(headers, at=784111777.0))}
     assert findings["caching.cache-control-case"].subject == "response.header.cache-control"
     assert findings["caching.duplicate-directive"].evidence["httplint"] == "CC_DUP"
     assert findings["caching.vary-star"].subject == "response.header.vary"
@@ -71,8 +75,7 @@ def test_notes_become_findings_with_the_field_as_subject():
 
 def test_generic_syntax_notes_count_only_for_caching_fields():
     headers = Headers.of([("ETag", "no-quotes"), ("Content-Type", "text/html; charset")])
-    notes, linted = cache_lint.lint("GET", "http://a.test/", Headers(), 200, "OK", headers, None, None)
-    findings = cache_lint.to_findings(notes, linted)
+    findings = cache_lint.findings(_exchange(headers))
     assert [f.subject for f in findings if f.rule == "caching.header-syntax"] == ["response.header.etag"]
 
 

@@ -18,7 +18,7 @@ from email.utils import formatdate
 
 import pytest
 
-from addons import cache_lint
+from addons import cache_lint, httplint_notes
 from addons.caching import CachingAnalyzer, duration
 from proxy.findings import Finding, Severity, catalog
 from proxy.models import Body, Exchange, Headers, Request, Response, Timings
@@ -341,7 +341,7 @@ def test_lint_failed(monkeypatch: pytest.MonkeyPatch):
     def broken(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(cache_lint, "lint", broken)
+    monkeypatch.setattr(httplint_notes, "lint", broken)
     result = last(ex(CLEAN))
     finding = only(result, "caching.lint-failed")
     assert finding.evidence["exception"] == "RuntimeError"
@@ -354,7 +354,7 @@ def _triggered(monkeypatch: pytest.MonkeyPatch) -> set[str]:
         for result in run(*exchanges):
             produced.update(rules(result))
     with monkeypatch.context() as patch:
-        patch.setattr(cache_lint, "lint", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+        patch.setattr(httplint_notes, "lint", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
         produced.update(rules(last(ex(CLEAN))))
     return produced
 
