@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Callable
+from collections.abc import Callable
 
 from httplint import HttpRequestLinter, HttpResponseLinter
 from httplint.note import Note

@@ -37,8 +37,7 @@ GATEWAY_TIMEOUT = 504
 
 
 def timeout_message(seconds: float) -> str:
-    return (f"proxylens: no response from the upstream server within {seconds:g} s (--upstream-timeout); "
-            "proxylens answered 504 Gateway Timeout")
+    return f"proxylens: no response from the upstream server within {seconds:g} s (--upstream-timeout)"
 
 
 class _InjectedUpstreamError(events.MessageInjected, ResponseProtocolError):

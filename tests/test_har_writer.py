@@ -62,7 +62,7 @@ def test_entries_pages_errors_and_redaction(tmp_path):
     assert login["request"]["postData"]["text"] == "user=al&password=[redacted]"
     down = entries[3]
     assert down["response"]["status"] == 0 and down["_error"] == "[Errno 111] Connection refused"
-    assert down["_proxylens"]["findings"][0]["rule"] == "status.no-response"
+    assert down["_proxylens"]["findings"][0]["rule"] == "status.upstream-refused"
     assert down["comment"].startswith("proxylens: 1 error")
     assert entries[0]["timings"]["connect"] == 5 and entries[0]["timings"]["ssl"] == 3
     assert entries[0]["time"] == 18  # connect (including ssl) + send + wait + receive

@@ -108,7 +108,7 @@ def test_dead_upstream_is_recorded_as_an_error_entry_and_the_proxy_keeps_serving
     entry = entries_by_url(har)[dead]
     assert entry["response"]["status"] == 0
     assert entry["_error"] and entry["response"]["_errorKind"] == "connect"
-    assert "status.no-response" in rules_of(entry)
+    assert "status.upstream-refused" in rules_of(entry)
     assert len(har["log"]["entries"]) == 2
 
 
@@ -388,4 +388,4 @@ def test_a_tunnel_to_a_dead_upstream_is_recorded(start_proxy, tmp_path):
     assert entry["request"]["url"] == f"https://localhost:{port}/"
     assert entry["response"]["status"] == 0, "mitmproxy's own 502 is not an origin's answer"
     assert entry["response"]["_errorKind"] == "connect"
-    assert "status.no-response" in rules_of(entry)
+    assert "status.upstream-refused" in rules_of(entry)
