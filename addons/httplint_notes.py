@@ -9,8 +9,8 @@ here, since the pipeline hands the same exchange to each analyzer in turn.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Callable
+from functools import lru_cache
 
 from httplint import HttpRequestLinter, HttpResponseLinter
 from httplint.note import Note

@@ -305,7 +305,7 @@ def test_configuration_errors_exit_2_with_a_clear_message(tmp_path, start_proxy)
     assert "--listen-port" in out.stderr
 
 
-@pytest.mark.parametrize("modules", [["status"], ["caching"], ["cors"], ["status", "caching", "cors"]])
+@pytest.mark.parametrize("modules", [["status"], ["caching"], ["cors"], ["hsts"], ["status", "caching", "cors", "hsts"]])
 def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin, modules):
     """Each addons/ module is also a plain mitmproxy addon (mitmdump -s addons/status.py), alone or together."""
     import sys
@@ -340,6 +340,8 @@ def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin, modules
         assert "status.server-error" in flow.comment
         assert facts["status"]["code"] == 500
         assert flow.marked
+    if "hsts" in modules:  # plain HTTP, no header: nothing a browser would note
+        assert facts["hsts"]["present"] is False and facts["hsts"]["applies"] is False
     if "caching" in modules:  # a 500 without cache headers: not heuristically cacheable
         assert facts["caching"]["storable_private"] is False
         assert "downloads it again" in facts["caching"]["summary"]
