@@ -354,7 +354,7 @@ class StatusAnalyzer(Analyzer):
             "hops": len(chain) - 1 if chain else 0,
             "source": source,
             "error": None,
-            "proxy_status": hops or None,
+            "intermediaries": hops or None,
         }
         return Analysis(facts=facts, findings=findings)
 
@@ -381,7 +381,7 @@ class StatusAnalyzer(Analyzer):
         facts = {"code": None, "class": None, "meaning": "no response from the origin", "reason": None,
                  "redirect_to": None, "chain": chain, "hops": len(chain) - 1 if chain else 0,
                  "source": "proxylens" if answered else None,
-                 "error": {"kind": kind, "message": message, "proxy_answered": answered}, "proxy_status": None}
+                 "error": {"kind": kind, "message": message, "proxy_answered": answered}, "intermediaries": None}
         return Analysis(facts=facts, findings=[finding])
 
     @staticmethod
