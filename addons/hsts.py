@@ -253,8 +253,9 @@ class HstsAnalyzer(Analyzer):
             wanted = max(wanted, ONE_YEAR)
         if max_age < wanted:
             findings.append(R_TOO_SHORT.finding(
-                f"HSTS max-age is {_days(max_age)}; the {self.profile if self.profile != 'rfc' else 'preload'} "
-                f"profile wants at least {_days(wanted)}", subject=subject,
+                f"HSTS max-age is {_days(max_age)}; "
+                + ("the preload list" if wanted == ONE_YEAR else f"the {self.profile} profile")
+                + f" wants at least {_days(wanted)}", subject=subject,
                 severity=level if preload_checks else Severity.WARNING,
                 evidence={"value": value, "max_age": max_age, "required": wanted}))
         if preload_checks:
@@ -298,7 +299,7 @@ class HstsAnalyzer(Analyzer):
             if target_scheme == "https":
                 return [R_REDIRECT_OTHER_HOST.finding(
                     f"http://{host} redirects to HTTPS on {target_host} first", subject="response.header.location",
-                    severity=Severity.ERROR if self.profile == "preload" else Severity.WARNING,
+                    severity=MISSING_LEVEL[self.profile],
                     evidence={"location": target[:200], "host": host})]
         if self.profile == "rfc" or not (redirect or _is_document(exchange)):
             return []

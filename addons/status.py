@@ -191,17 +191,19 @@ R_DOWNGRADE = _rule(
 # -- response semantics -----------------------------------------------------------------------------------------
 
 R_304_UNCONDITIONAL = _rule(
-    "not-modified-unconditional", Severity.WARNING, "304 Not Modified to a request that was not conditional.",
+    "not-modified-unconditional", Severity.WARNING,
+    "304 Not Modified to a request without a condition that can produce it.",
     f"{RFC9110}#section-15.4.5",
     "RFC 9110: 304 \"indicates that a conditional GET or HEAD request has been received and would have resulted in "
     "a 200 (OK) response if it were not for the fact that the condition evaluated to false.\" A client without a "
-    "cached copy has nothing to show. Send 304 only when If-None-Match or If-Modified-Since matched.")
+    "cached copy has nothing to show. Only If-None-Match or If-Modified-Since on GET or HEAD can produce a 304 "
+    "(RFC 9110 section 13.2.2); If-Match and If-Unmodified-Since fail with 412.")
 R_BODY_NOT_ALLOWED = _rule(
-    "content-not-allowed", Severity.ERROR, "A 204 or 304 response carries content.", f"{RFC9110}#section-6.4.1",
+    "content-not-allowed", Severity.ERROR, "A 1xx, 204 or 304 response carries content.", f"{RFC9110}#section-6.4.1",
     "RFC 9110 section 6.4.1: 1xx, 204 and 304 responses do not include content. HTTP/1.1 clients read those bytes "
     "as the start of the next response, which corrupts the connection.")
 R_204_LENGTH = _rule(
-    "content-length-on-204", Severity.WARNING, "A 204 No Content response has a non-zero Content-Length.",
+    "content-length-on-204", Severity.WARNING, "A 204 No Content response has a Content-Length header.",
     f"{RFC9110}#section-8.6",
     "RFC 9110 section 8.6: \"A server MUST NOT send a Content-Length header field in any response with a status "
     "code of 1xx (Informational) or 204 (No Content).\"")
@@ -250,6 +252,12 @@ R_NONSTANDARD = _rule(
     "Clients treat an unknown code as the x00 of its class (RFC 9110 section 15), so its particular meaning is "
     "lost. Use a registered code.")
 
+R_STATUS_LINE = _rule(
+    "status-line-invalid", Severity.WARNING, "The status line is malformed (a non-numeric code or a non-ASCII "
+    "reason phrase).", "https://www.rfc-editor.org/rfc/rfc9112#section-4",
+    "RFC 9112 section 4: status-code = 3DIGIT; reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ). Clients may "
+    "reject the response or show garbled text; send a plain ASCII phrase (or none).")
+
 # httplint status notes (httplint/status.py). STATUS_* notes that only restate the code's meaning are dropped:
 # facts.status.meaning says it. tests/test_status_lint.py walks httplint's notes against these two sets.
 LINT_MAPPED: dict[str, Rule] = {
@@ -261,6 +269,7 @@ LINT_MAPPED: dict[str, Rule] = {
     "STATUS_417_WITHOUT_EXPECT": R_STATUS_LINT, "STATUS_URI_TOO_LONG": R_STATUS_LINT,
     "STATUS_DEPRECATED": R_NONSTANDARD, "STATUS_RESERVED": R_NONSTANDARD, "STATUS_NONSTANDARD": R_NONSTANDARD,
     "STATUS_IM_A_TEAPOT": R_NONSTANDARD,
+    "STATUS_CODE_NON_NUMERIC": R_STATUS_LINE, "STATUS_PHRASE_ENCODING": R_STATUS_LINE,
 }
 LINT_DROPPED = frozenset({
     "REDIRECT_WITHOUT_LOCATION",  # status.redirect-without-location says it, with the chain
@@ -286,7 +295,9 @@ _UNREACHABLE = ("name or service not known", "nodename nor servname", "getaddrin
 _MITM_SERVER = re.compile(r"^mitmproxy\b", re.IGNORECASE)
 _URI_REFERENCE = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]*$")
 _STANDARD_PHRASES = {s.phrase.lower(): s.value for s in HTTPStatus}
-CONDITIONAL = ("if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range")
+# RFC 9110 section 13.2.2: only a false If-None-Match or If-Modified-Since on GET or HEAD gives 304;
+# If-Match and If-Unmodified-Since fail with 412, and If-Range falls back to a full 200.
+CONDITIONS_FOR_304 = ("if-none-match", "if-modified-since")
 
 
 def _lint_rule(note: str, field_name: str | None) -> Rule | None:
@@ -313,15 +324,16 @@ def proxy_status_of(response_headers) -> list[dict]:
     return hops
 
 
-def retry_after_seconds(value: str, now: float | None) -> float | None:
-    """Retry-After = HTTP-date / delay-seconds (RFC 9110 section 10.2.3); None when it is neither."""
+def retry_after(value: str, now: float | None) -> tuple[bool, float | None]:
+    """Retry-After = HTTP-date / delay-seconds (RFC 9110 section 10.2.3): (valid, seconds to wait), the
+    seconds None for a date when the exchange's time is unknown."""
     value = value.strip()
     if value.isascii() and value.isdigit():
-        return float(value)
+        return True, float(min(int(value[:16]), 10**15))  # 16 digits: longer is "effectively never" anyway
     when = parse_http_date(value)
     if when is None:
-        return None
-    return max(0.0, when - now) if now else 0.0
+        return False, None
+    return True, (max(0.0, when - now) if now else None)
 
 
 class StatusAnalyzer(Analyzer):
@@ -393,7 +405,7 @@ class StatusAnalyzer(Analyzer):
         code = response.status
         failing = [h for h in hops if "error" in h]
         mitm_page = code in (502, 504) and _MITM_SERVER.match(response.headers.get("server") or "")
-        if code >= 500 and (failing or mitm_page):
+        if (code >= 400 and failing) or mitm_page:  # RFC 9209 error types include 4xx ones (http_request_denied)
             who = failing[0]["proxy"] if failing else response.headers.get("server", "mitmproxy")
             error = failing[0].get("error", "") if failing else "(mitmproxy error page)"
             findings.append(R_INTERMEDIARY_ERROR.finding(
@@ -427,16 +439,16 @@ class StatusAnalyzer(Analyzer):
                                                                 evidence={"status": code}))
             return None, chain
         raw = location.strip()
-        if not _URI_REFERENCE.match(raw):
-            findings.append(R_LOCATION_INVALID.finding(subject="response.header.location",
-                                                       evidence={"location": raw[:200]}))
         try:
             redirect_to = urljoin(url, raw)
             target = urlsplit(redirect_to)
             absolute = bool(urlsplit(raw).scheme)
         except ValueError:
+            redirect_to = None
+        if redirect_to is None or not _URI_REFERENCE.match(raw):
             findings.append(R_LOCATION_INVALID.finding(subject="response.header.location",
                                                        evidence={"location": raw[:200]}))
+        if redirect_to is None:
             return None, chain
         if not absolute:
             findings.append(R_LOCATION_RELATIVE.finding(
@@ -475,17 +487,23 @@ class StatusAnalyzer(Analyzer):
         if 100 <= code <= 199 and code != 101:
             findings.append(R_INFORMATIONAL.finding(f"{code} was recorded as the final response",
                                                     subject="response.status", evidence={"status": code}))
-        if code == 304 and not any(h in request.headers for h in CONDITIONAL):
-            findings.append(R_304_UNCONDITIONAL.finding(subject="response.status",
-                                                        evidence={"status": code, "method": request.method}))
+        if code == 304 and (request.method.upper() not in ("GET", "HEAD")
+                            or not any(h in request.headers for h in CONDITIONS_FOR_304)):
+            sent = [h for h in ("if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range")
+                    if h in request.headers]
+            findings.append(R_304_UNCONDITIONAL.finding(
+                subject="response.status",
+                evidence={"status": code, "method": request.method, "conditions": ", ".join(sent) or "none"}))
         size = response.body.size if response.body.raw is None else len(response.body.raw)
         if (code in BODILESS or 100 <= code <= 199) and size > 0 and request.method.upper() != "HEAD":
             findings.append(R_BODY_NOT_ALLOWED.finding(f"A {code} response with {size} bytes of content",
                                                        subject="response.content", evidence={"status": code,
                                                                                              "bytes": size}))
-        if code == 204 and (headers.get("content-length") or "0").strip() not in ("", "0"):
+        length = headers.get("content-length")
+        if code == 204 and length is not None:  # "Content-Length: 0" is harmless in practice: info
             findings.append(R_204_LENGTH.finding(subject="response.header.content-length",
-                                                 evidence={"content_length": headers.get("content-length")}))
+                                                 severity=Severity.INFO if length.strip() == "0" else None,
+                                                 evidence={"content_length": length[:50]}))
         if code == 401 and "www-authenticate" not in headers:
             findings.append(R_401_NO_CHALLENGE.finding(subject="response.header.www-authenticate",
                                                        evidence={"status": code}))
@@ -515,10 +533,11 @@ def _retry_after(code: int, value: str | None, now: float) -> list[Finding]:
     if value is None:
         return [R_RETRY_AFTER_MISSING.finding(f"{code} without Retry-After", subject=subject,
                                               evidence={"status": code})]
-    seconds = retry_after_seconds(value, now or None)
-    if seconds is None:
+    valid, seconds = retry_after(value, now or None)
+    if not valid:
         return [R_RETRY_AFTER_INVALID.finding(subject=subject, evidence={"status": code, "value": value[:100]})]
-    return [R_RETRY_AFTER.finding(f"{code}: retry after {seconds:g} s", subject=subject,
+    when = f"after {seconds:g} s" if seconds is not None else f"at {value.strip()[:40]}"
+    return [R_RETRY_AFTER.finding(f"{code}: retry {when}", subject=subject,
                                   evidence={"status": code, "value": value[:100], "seconds": seconds})]
 
 

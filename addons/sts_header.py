@@ -22,10 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# RFC 9110 section 5.6.2: token = 1*tchar
+# RFC 9110 section 5.6.2: token = 1*tchar; 5.6.4: quoted-string with qdtext and quoted-pair; 5.6.3: OWS is
+# spaces and tabs only.
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_QUOTED = r'"(?:[^"\\]|\\.)*"'
-_DIRECTIVE = re.compile(rf"\s*({_TOKEN})\s*(?:=\s*({_TOKEN}|{_QUOTED})\s*)?")
+_QUOTED = r'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_DIRECTIVE = re.compile(rf"[ \t]*({_TOKEN})[ \t]*(?:=[ \t]*({_TOKEN}|{_QUOTED})[ \t]*)?")
+_PART = re.compile(rf'(?:{_QUOTED}|[^;"]|")*')  # up to the next semicolon outside a quoted string
+MAX_DIGITS = 15  # a longer max-age is taken as 10^15 - 1 s (browsers clamp far lower: Chromium to one year)
 CANONICAL = {"max-age": "max-age", "includesubdomains": "includeSubDomains", "preload": "preload"}
 
 
@@ -42,6 +45,18 @@ class StsPolicy:
     notes: tuple[str, ...] = ()  # legal but noteworthy: quoted max-age, upper-case names
 
 
+def _directives(value: str) -> list[str]:
+    """The value split at semicolons, except those inside a quoted string (report-uri="a;b" is one directive)."""
+    parts, pos = [], 0
+    while True:
+        match = _PART.match(value, pos)
+        end = match.end() if match else pos
+        parts.append(value[pos:end])
+        if end >= len(value):
+            return parts
+        pos = end + 1  # skip the semicolon
+
+
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return re.sub(r"\\(.)", r"\1", value[1:-1])
@@ -55,12 +70,12 @@ def parse_sts(value: str) -> StsPolicy:
     seen: set[str] = set()
     max_age: int | None = None
     include_subdomains = preload = False
-    for part in value.split(";"):
-        if not part.strip():  # "[ directive ]": empty directives are allowed
+    for part in _directives(value):
+        if not part.strip(" \t"):  # "[ directive ]": empty directives are allowed
             continue
         match = _DIRECTIVE.fullmatch(part)
         if match is None:
-            errors.append(f"'{part.strip()[:60]}' is not a directive (name, or name=value)")
+            errors.append(f"{part.strip(' ' + chr(9))[:60]!r} is not a directive (name, or name=value)")
             continue
         raw_name, raw_value = match.group(1), match.group(2)
         name = raw_name.lower()
@@ -83,7 +98,11 @@ def parse_sts(value: str) -> StsPolicy:
             if not digits.isascii() or not digits.isdigit():
                 errors.append(f"max-age={raw_value} is not a number of seconds")
                 continue
-            max_age = int(digits)
+            if len(digits.lstrip("0")) > MAX_DIGITS:
+                notes.append(f"max-age has {len(digits)} digits; taken as {10 ** MAX_DIGITS - 1}")
+                max_age = 10**MAX_DIGITS - 1
+            else:
+                max_age = int(digits)
         elif name == "includesubdomains":
             if raw_value is not None:
                 errors.append("includeSubDomains takes no value")

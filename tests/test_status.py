@@ -1,4 +1,5 @@
-"""The status analyzer: codes, classes, meanings, redirects and their chains."""
+"""The status analyzer: codes, classes, meanings, where an error came from, redirects and their chains,
+and what each code promises about the headers that come with it."""
 
 from __future__ import annotations
 
@@ -8,33 +9,42 @@ import pytest
 
 from addons.status import StatusAnalyzer
 from proxy.findings import Severity, catalog
-from proxy.models import Exchange, ExchangeError, Headers, Request, Response, Timings
+from proxy.models import (
+    Body,
+    Exchange,
+    ExchangeError,
+    Headers,
+    Request,
+    Response,
+    Timings,
+)
 from proxy.pipeline import Pipeline, Result
 from tests.support.results import only, rules
 
-T0 = 1_700_000_000.0
+T0 = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
 _ids = itertools.count(1)
 
 
-def request(url: str, method: str = "GET") -> Request:
-    return Request(method, url, headers=Headers.of({"Host": url.split("/")[2]}))
-
-
-def response(status: int, reason: str = "", **headers: str) -> Response:
-    return Response(status, reason, headers=Headers.of({k.replace("_", "-"): v for k, v in headers.items()}))
-
-
 def exchange(url: str, status: int | None = 200, *, reason: str = "", location: str | None = None,
-             method: str = "GET", error: ExchangeError | None = None, started: float = T0) -> Exchange:
+             method: str = "GET", request_headers: dict | None = None, headers: dict | list | None = None,
+             body: bytes | None = None, error: ExchangeError | None = None, started: float = T0) -> Exchange:
     resp = None
     if status is not None:
-        resp = response(status, reason, **({"Location": location} if location is not None else {}))
-    return Exchange(id=str(next(_ids)), request=request(url, method), response=resp, error=error,
-                    timings=Timings(started=started))
+        fields = list(Headers.of(headers or {}))
+        if location is not None:
+            fields.append(("Location", location))
+        resp = Response(status, reason, headers=Headers.of(fields),
+                        body=Body() if body is None else Body(raw=body, size=len(body)))
+    req = Request(method, url, headers=Headers.of({"Host": url.split("/")[2], **(request_headers or {})}))
+    return Exchange(id=str(next(_ids)), request=req, response=resp, error=error, timings=Timings(started=started))
 
 
 def redirect(url: str, to: str, status: int = 302, **kw) -> Exchange:
     return exchange(url, status, location=to, **kw)
+
+
+def failed(kind: str, message: str, proxy_status: int | None = None, url: str = "https://down.example/") -> Exchange:
+    return exchange(url, None, error=ExchangeError(message, kind, proxy_status))
 
 
 def run(*exchanges: Exchange, pipeline: Pipeline | None = None) -> list[Result]:
@@ -46,40 +56,48 @@ def facts(result: Result) -> dict:
     return result.facts["status"]
 
 
+def chain_of(n: int, host: str = "https://e.com") -> list[Exchange]:
+    """n redirects in a row: /0 -> /1 -> ... -> /n (absolute Locations, so no other finding)."""
+    return [redirect(f"{host}/{i}", f"{host}/{i + 1}", 302, started=T0 + i) for i in range(n)]
+
+
 # -- code, class, meaning ------------------------------------------------------
 
 STATUS_TABLE = [
-    # code, class, words the meaning must contain, findings
+    # code, class, words the meaning must contain, every finding expected
     (200, "successful", "succeeded", []),
     (204, "successful", "no content", []),
-    (299, "successful", "unregistered", []),
+    (299, "successful", "unregistered", ["status.nonstandard-code"]),
     (301, "redirection", "permanently", []),
     (302, "redirection", "found", []),
     (303, "redirection", "GET", []),
     (307, "redirection", "same method", []),
     (308, "redirection", "permanent", []),
     (404, "client-error", "no current representation", ["status.client-error"]),
-    (418, "client-error", "unused", ["status.client-error"]),
+    (418, "client-error", "unused", ["status.client-error", "status.nonstandard-code"]),
     (500, "server-error", "unexpected", ["status.server-error"]),
-    (503, "server-error", "temporarily", ["status.server-error"]),
-    (599, "server-error", "unregistered", ["status.server-error"]),
+    (503, "server-error", "temporarily", ["status.retry-after-missing", "status.server-error"]),
+    (599, "server-error", "unregistered", ["status.nonstandard-code", "status.server-error"]),
 ]
 
 
 @pytest.mark.parametrize("code, klass, meaning, expected_rules", STATUS_TABLE, ids=[str(r[0]) for r in STATUS_TABLE])
 def test_status_facts(code, klass, meaning, expected_rules):
-    location = "/next" if 300 <= code < 400 else None
+    location = "https://example.com/next" if 300 <= code < 400 else None
     [result] = run(exchange("https://example.com/page", code, location=location))
     f = facts(result)
     assert f["code"] == code
     assert f["class"] == klass
     assert meaning in f["meaning"]
-    assert rules(result) == expected_rules
-    assert set(f) >= {"code", "class", "meaning", "redirect_to", "chain"}
+    assert sorted(rules(result)) == expected_rules
+    assert set(f) >= {"code", "class", "meaning", "reason", "redirect_to", "chain", "hops", "source", "error",
+                    "intermediaries"}
+    assert f["source"] == "origin" and f["error"] is None
     if location:
-        assert f["redirect_to"] == "https://example.com/next"
+        assert f["redirect_to"] == location
+        assert f["chain"] == ["https://example.com/page", location] and f["hops"] == 1
     else:
-        assert f["redirect_to"] is None and f["chain"] is None
+        assert f["redirect_to"] is None and f["chain"] is None and f["hops"] == 0
 
 
 def test_308_and_307_keep_method_but_301_302_may_not():
@@ -90,9 +108,146 @@ def test_308_and_307_keep_method_but_301_302_may_not():
 
 
 def test_304_is_not_a_redirect_to_follow():
-    [result] = run(exchange("https://e.com/", 304))
-    assert facts(result)["redirect_to"] is None
+    [result] = run(exchange("https://e.com/", 304, request_headers={"If-None-Match": '"v1"'}))
+    assert facts(result)["redirect_to"] is None and facts(result)["chain"] is None
     assert rules(result) == []
+
+
+# -- every status.* rule, from the smallest exchange that shows it -----------------------------------------------
+
+def _tuple(*exchanges: Exchange) -> tuple[Exchange, ...]:
+    return exchanges
+
+
+# id, exchanges (run in order in one session; the last result is judged), rules it must have, rules it must not have
+FINDINGS = [
+    # where an error came from
+    ("refused", _tuple(failed("connect", "[Errno 111] Connection refused", 502)),
+     {"status.upstream-refused"}, {"status.no-response", "status.upstream-unreachable"}),
+    ("dns", _tuple(failed("connect", "[Errno -2] Name or service not known", 502)),
+     {"status.upstream-unreachable"}, {"status.upstream-refused"}),
+    ("no-route", _tuple(failed("connect", "[Errno 113] No route to host", 502)),
+     {"status.upstream-unreachable"}, {"status.upstream-refused"}),
+    ("timeout", _tuple(failed("timeout", "proxylens: no response within 60 s", 504)),
+     {"status.upstream-timeout"}, {"status.no-response"}),
+    ("tls", _tuple(failed("tls", "certificate verify failed: self-signed certificate", 502)),
+     {"status.upstream-tls-failed"}, {"status.no-response"}),
+    ("protocol", _tuple(failed("protocol", "Server disconnected without sending a response", 502)),
+     {"status.upstream-protocol-error"}, {"status.no-response"}),
+    ("client-gone", _tuple(failed("client", "Client disconnected")), {"status.client-aborted"}, {"status.no-response"}),
+    ("shutdown", _tuple(failed("shutdown", "proxy shut down")), {"status.no-response"}, set()),
+    ("other", _tuple(failed("other", "something odd")), {"status.no-response"}, set()),
+    ("no-error-object", _tuple(exchange("https://e.com/", None)), {"status.no-response"}, set()),
+    ("502-proxy-status", _tuple(exchange("https://e.com/", 502, headers={
+        "Proxy-Status": "ExampleCDN; error=connection_timeout"})),
+     {"status.intermediary-error"}, {"status.server-error"}),
+    ("502-mitmproxy-page", _tuple(exchange("https://e.com/", 502, headers={"Server": "mitmproxy 11.0.2"})),
+     {"status.intermediary-error"}, {"status.server-error"}),
+    ("504-mitmproxy-page", _tuple(exchange("https://e.com/", 504, headers={"Server": "mitmproxy"})),
+     {"status.intermediary-error"}, {"status.server-error"}),
+    ("502-proxy-status-no-error", _tuple(exchange("https://e.com/", 502, headers={"Proxy-Status": "ExampleCDN"})),
+     {"status.server-error"}, {"status.intermediary-error"}),
+    ("500-server-mitmproxy", _tuple(exchange("https://e.com/", 500, headers={"Server": "mitmproxy"})),
+     {"status.server-error"}, {"status.intermediary-error"}),
+    ("500", _tuple(exchange("https://e.com/", 500)), {"status.server-error"}, {"status.intermediary-error"}),
+    ("404", _tuple(exchange("https://e.com/", 404)), {"status.client-error"}, {"status.server-error"}),
+    # redirects
+    ("301-no-location", _tuple(exchange("https://e.com/old", 301)), {"status.redirect-without-location"}, set()),
+    ("302-relative", _tuple(redirect("https://e.com/a", "/b")), {"status.location-relative"},
+     {"status.location-invalid"}),
+    ("302-absolute", _tuple(redirect("https://e.com/a", "https://e.com/b")), set(),
+     {"status.location-relative", "status.location-invalid"}),
+    ("302-space", _tuple(redirect("https://e.com/a", "/a b")), {"status.location-invalid"}, set()),
+    ("302-non-ascii", _tuple(redirect("https://e.com/a", "https://e.com/café")), {"status.location-invalid"}, set()),
+    ("302-unparsable", _tuple(redirect("https://e.com/a", "http://[::1")), {"status.location-invalid"}, set()),
+    ("301-after-post", _tuple(redirect("https://e.com/form", "https://e.com/done", 301, method="POST")),
+     {"status.redirect-changes-method"}, set()),
+    ("https-to-http", _tuple(redirect("https://e.com/a", "http://e.com/a")), {"status.redirect-to-http"}, set()),
+    ("http-to-https", _tuple(redirect("http://e.com/a", "https://e.com/a")), set(), {"status.redirect-to-http"}),
+    ("loop", _tuple(redirect("https://e.com/a", "https://e.com/b"), redirect("https://e.com/b", "https://e.com/a")),
+     {"status.redirect-loop"}, set()),
+    ("self-loop", _tuple(redirect("https://e.com/a", "https://e.com/a")), {"status.redirect-loop"}, set()),
+    ("3-hops", tuple(chain_of(3)), {"status.redirect-chain-long"}, {"status.too-many-redirects"}),
+    ("21-hops", tuple(chain_of(21)), {"status.too-many-redirects"}, {"status.redirect-chain-long"}),
+    # semantics
+    ("304-unconditional", _tuple(exchange("https://e.com/", 304)), {"status.not-modified-unconditional"}, set()),
+    ("304-if-none-match", _tuple(exchange("https://e.com/", 304, request_headers={"If-None-Match": '"v1"'})),
+     set(), {"status.not-modified-unconditional"}),
+    ("304-if-modified-since", _tuple(exchange("https://e.com/", 304, request_headers={
+        "If-Modified-Since": "Tue, 14 Nov 2023 00:00:00 GMT"})), set(), {"status.not-modified-unconditional"}),
+    ("204-content", _tuple(exchange("https://e.com/", 204, body=b"hello")), {"status.content-not-allowed"}, set()),
+    ("304-content", _tuple(exchange("https://e.com/", 304, body=b"x", request_headers={"If-None-Match": '"v1"'})),
+     {"status.content-not-allowed"}, set()),
+    ("204-head-content", _tuple(exchange("https://e.com/", 204, method="HEAD", body=b"hello")), set(),
+     {"status.content-not-allowed"}),
+    ("204-empty", _tuple(exchange("https://e.com/", 204, body=b"")), set(), {"status.content-not-allowed"}),
+    ("204-content-length-5", _tuple(exchange("https://e.com/", 204, headers={"Content-Length": "5"})),
+     {"status.content-length-on-204"}, set()),
+    # RFC 9110 8.6: no Content-Length on a 204 at all; a harmless 0 is reported at info level
+    ("204-content-length-0", _tuple(exchange("https://e.com/", 204, headers={"Content-Length": "0"})),
+     {"status.content-length-on-204"}, set()),
+    ("200-non-ascii-phrase", _tuple(exchange("https://e.com/", 200, reason="Café")),
+     {"status.status-line-invalid"}, set()),
+    ("401-bare", _tuple(exchange("https://e.com/", 401)), {"status.unauthorized-without-challenge"}, set()),
+    ("401-challenge", _tuple(exchange("https://e.com/", 401, headers={"WWW-Authenticate": 'Basic realm="x"'})),
+     set(), {"status.unauthorized-without-challenge"}),
+    ("405-bare", _tuple(exchange("https://e.com/", 405, method="DELETE")),
+     {"status.method-not-allowed-without-allow"}, set()),
+    ("405-allow", _tuple(exchange("https://e.com/", 405, method="DELETE", headers={"Allow": "GET, HEAD"})),
+     set(), {"status.method-not-allowed-without-allow", "status.semantics"}),
+    ("416-bare", _tuple(exchange("https://e.com/", 416, request_headers={"Range": "bytes=500-"})),
+     {"status.range-not-satisfiable-without-content-range"}, {"status.semantics"}),
+    ("416-content-range", _tuple(exchange("https://e.com/", 416, request_headers={"Range": "bytes=500-"},
+                                          headers={"Content-Range": "bytes */100"})),
+     set(), {"status.range-not-satisfiable-without-content-range"}),
+    ("429-seconds", _tuple(exchange("https://e.com/", 429, headers={"Retry-After": "120"})),
+     {"status.retry-after"}, {"status.retry-after-missing", "status.retry-after-invalid"}),
+    ("503-garbage", _tuple(exchange("https://e.com/", 503, headers={"Retry-After": "soon"})),
+     {"status.retry-after-invalid"}, {"status.retry-after"}),
+    ("429-missing", _tuple(exchange("https://e.com/", 429)), {"status.retry-after-missing"}, set()),
+    ("100-final", _tuple(exchange("https://e.com/", 100)), {"status.informational-as-final"}, set()),
+    ("101-final", _tuple(exchange("https://e.com/", 101)), set(), {"status.informational-as-final"}),
+    ("200-not-found", _tuple(exchange("https://e.com/", 200, reason="Not Found")),
+     {"status.reason-phrase-mismatch"}, set()),
+    # httplint's status notes
+    ("201-no-location", _tuple(exchange("https://e.com/items", 201, method="POST")), {"status.semantics"}, set()),
+    ("206-no-content-range", _tuple(exchange("https://e.com/big", 206, request_headers={"Range": "bytes=0-9"})),
+     {"status.semantics"}, set()),
+    ("306", _tuple(exchange("https://e.com/", 306)), {"status.nonstandard-code"}, set()),
+    ("305", _tuple(exchange("https://e.com/", 305)), {"status.nonstandard-code"}, set()),
+]
+
+
+@pytest.mark.parametrize("scenario, must, must_not", [r[1:] for r in FINDINGS], ids=[r[0] for r in FINDINGS])
+def test_findings(scenario, must, must_not):
+    result = run(*scenario)[-1]
+    got = set(rules(result))
+    assert must <= got, rules(result)
+    assert not must_not & got, rules(result)
+    for finding in result.findings:
+        rule = catalog.get(finding.rule)
+        assert rule is not None and finding.reference == rule.reference and finding.category == "status"
+
+
+def _catalog_status_rules() -> set[str]:
+    return {r.id for r in catalog if r.id.startswith("status.")}
+
+
+def test_the_findings_table_covers_every_status_rule():
+    expected = set().union(*(r[2] for r in FINDINGS))
+    produced = set().union(*(rules(run(*r[1])[-1]) for r in FINDINGS))
+    catalog_rules = _catalog_status_rules()
+    assert expected == catalog_rules, f"no row expects {sorted(catalog_rules - expected)}"
+    assert produced == catalog_rules, f"never produced: {sorted(catalog_rules - produced)}"
+
+
+def test_default_severities():
+    severity = {r.id: r.severity for r in catalog if r.id.startswith("status.")}
+    assert severity["status.no-response"] is Severity.ERROR
+    assert severity["status.client-aborted"] is Severity.INFO  # the client left; nothing is broken
+    assert severity["status.content-not-allowed"] is Severity.ERROR  # corrupts an HTTP/1.1 connection
+    assert severity["status.location-relative"] is Severity.INFO  # allowed since RFC 7231
+    assert {severity[f"status.retry-after{s}"] for s in ("", "-missing")} == {Severity.INFO}
 
 
 # -- findings for 4xx/5xx ----------------------------------------------------------
@@ -120,9 +275,122 @@ def test_4xx_is_client_error(code):
 
 @pytest.mark.parametrize("code", [100, 200, 201, 204, 206, 304, 399])
 def test_other_codes_have_no_error_findings(code):
-    location = "/x" if code in (301, 302, 303, 307, 308) else None
-    [result] = run(exchange("https://e.com/", code, location=location))
+    [result] = run(exchange("https://e.com/", code))
     assert not {"status.server-error", "status.client-error"} & set(rules(result))
+
+
+# -- who answered: facts.source ---------------------------------------------------------
+
+SOURCES = [
+    # exchange, source, the intermediaries parsed from Proxy-Status
+    pytest.param(failed("connect", "Connection refused", 502), "proxylens", None, id="error-proxylens-502"),
+    pytest.param(failed("timeout", "timed out", 504), "proxylens", None, id="error-proxylens-504"),
+    pytest.param(failed("client", "Client disconnected", None), None, None, id="error-no-answer"),
+    pytest.param(failed("other", "HAR entry without a response", None), None, None, id="error-har"),
+    pytest.param(exchange("https://e.com/", 502, headers={"Proxy-Status": "ExampleCDN; error=connection_timeout"}),
+                 "intermediary", [{"proxy": "ExampleCDN", "error": "connection_timeout"}], id="proxy-status-error"),
+    pytest.param(exchange("https://e.com/", 502, headers={"Server": "mitmproxy 11.0.2"}), "intermediary", None,
+                 id="mitmproxy-error-page"),
+    pytest.param(exchange("https://e.com/", 503, headers={
+        "Proxy-Status": 'origin-lb, ExampleCDN; error=dns_error; details="no such host"'}), "intermediary",
+        [{"proxy": "origin-lb"}, {"proxy": "ExampleCDN", "error": "dns_error", "details": "no such host"}],
+        id="proxy-status-two-hops"),
+    pytest.param(exchange("https://e.com/", 502, headers={"Proxy-Status": "ExampleCDN"}), "origin",
+                 [{"proxy": "ExampleCDN"}], id="proxy-status-without-error"),
+    pytest.param(exchange("https://e.com/", 502, headers={"Proxy-Status": "(not a proxy name"}), "origin", None,
+                 id="proxy-status-malformed"),
+    pytest.param(exchange("https://e.com/", 500), "origin", None, id="plain-500"),
+    pytest.param(exchange("https://e.com/", 200, headers={"Server": "mitmproxy"}), "origin", None, id="200-via-mitm"),
+]
+
+
+@pytest.mark.parametrize("x, source, intermediaries", SOURCES)
+def test_source(x, source, intermediaries):
+    [result] = run(x)
+    f = facts(result)
+    assert f["source"] == source
+    assert f["intermediaries"] == intermediaries
+
+
+def test_intermediary_error_names_the_intermediary():
+    [result] = run(exchange("https://e.com/", 502, headers={
+        "Proxy-Status": 'ExampleCDN; error=connection_timeout; details="after 30 s"'}))
+    f = only(result, "status.intermediary-error")
+    assert f.evidence == {"status": 502, "intermediary": "ExampleCDN", "error": "connection_timeout",
+                          "details": "after 30 s"}
+    assert "ExampleCDN" in f.summary and "connection_timeout" in f.summary
+
+
+def test_mitmproxy_error_page_names_the_server():
+    [result] = run(exchange("https://e.com/", 504, headers={"Server": "mitmproxy 11.0.2"}))
+    f = only(result, "status.intermediary-error")
+    assert f.evidence["intermediary"] == "mitmproxy 11.0.2"
+    assert f.evidence["error"] == "(mitmproxy error page)"
+
+
+@pytest.mark.parametrize("code, error", [(403, "http_request_denied"), (400, "http_request_error")])
+def test_proxy_status_error_on_a_4xx_is_the_intermediarys(code, error):
+    [result] = run(exchange("https://e.com/", code, headers={"Proxy-Status": f"ExampleCDN; error={error}"}))
+    assert facts(result)["source"] == "intermediary"
+    assert "status.intermediary-error" in rules(result)
+    assert "status.client-error" not in rules(result)
+
+
+# -- no response ----------------------------------------------------------------------
+
+ERRORS = [
+    # kind, message, what proxylens answered, rule, severity
+    ("connect", "[Errno 111] Connection refused", 502, "status.upstream-refused", Severity.ERROR),
+    ("connect", "[Errno -3] Temporary failure in name resolution", 502, "status.upstream-unreachable",
+     Severity.ERROR),
+    ("connect", "[Errno 101] Network is unreachable", 502, "status.upstream-unreachable", Severity.ERROR),
+    ("timeout", "no response within 60 s", 504, "status.upstream-timeout", Severity.ERROR),
+    ("tls", "certificate verify failed: hostname mismatch", 502, "status.upstream-tls-failed", Severity.ERROR),
+    ("protocol", "Server disconnected without sending a response", 502, "status.upstream-protocol-error",
+     Severity.ERROR),
+    ("client", "Client disconnected", None, "status.client-aborted", Severity.INFO),
+    ("shutdown", "proxy shut down", None, "status.no-response", Severity.ERROR),
+    ("other", "something odd", None, "status.no-response", Severity.ERROR),
+]
+
+
+@pytest.mark.parametrize("kind, message, answered, rule, severity", ERRORS, ids=[f"{e[0]}-{e[3]}" for e in ERRORS])
+def test_errored_exchange(kind, message, answered, rule, severity):
+    [result] = run(failed(kind, message, answered, url="http://127.0.0.1:9/"))
+    f = facts(result)
+    assert (f["code"], f["class"], f["redirect_to"], f["reason"]) == (None, None, None, None)
+    assert f["error"] == {"kind": kind, "message": message, "proxy_answered": answered}
+    assert f["source"] == ("proxylens" if answered else None)
+    assert rules(result) == [rule]
+    finding = only(result, rule)
+    assert finding.severity is severity
+    assert finding.subject == "response"
+    assert finding.evidence == {"error": message, "error_kind": kind, "proxy_status": answered,
+                                "host": "127.0.0.1", "port": 9}
+    assert message in finding.summary
+    assert (f"proxylens answered {answered}, not the origin" in finding.summary) is bool(answered)
+
+
+def test_proxylens_own_message_is_not_repeated_in_the_summary():
+    [result] = run(failed("timeout", "proxylens: the upstream did not answer within 60 s", 504))
+    finding = only(result, "status.upstream-timeout")
+    assert "proxylens:" not in finding.summary
+    assert finding.summary.endswith("(proxylens answered 504, not the origin)")
+    assert finding.evidence["error"] == "proxylens: the upstream did not answer within 60 s"
+
+
+def test_no_response_without_error_object():
+    [result] = run(exchange("https://e.com/", None))
+    finding = only(result, "status.no-response")
+    assert finding.evidence["error_kind"] == "other"
+    assert facts(result)["code"] is None and facts(result)["source"] is None
+
+
+def test_errored_redirect_target_keeps_the_chain():
+    a, b = "https://e.com/a", "https://down.example/"
+    _, down = run(redirect(a, b), failed("timeout", "timed out", 504, url=b))
+    assert facts(down)["chain"] == [a, b] and facts(down)["hops"] == 1
+    assert only(down, "status.upstream-timeout").evidence["error_kind"] == "timeout"
 
 
 # -- redirects ---------------------------------------------------------------------
@@ -138,21 +406,60 @@ def test_redirect_without_location_warns(code):
     assert facts(result)["redirect_to"] is None
 
 
-@pytest.mark.parametrize("location, expected", [
-    ("/b", "https://e.com/b"),
-    ("b", "https://e.com/dir/b"),
-    ("../up", "https://e.com/up"),
-    ("?q=1", "https://e.com/dir/page?q=1"),
-    ("//cdn.example.net/x", "https://cdn.example.net/x"),
-    ("http://other.example/abs", "http://other.example/abs"),
-    ("  /padded  ", "https://e.com/padded"),
+@pytest.mark.parametrize("location, expected, relative", [
+    ("/b", "https://e.com/b", True),
+    ("b", "https://e.com/dir/b", True),
+    ("../up", "https://e.com/up", True),
+    ("?q=1", "https://e.com/dir/page?q=1", True),
+    ("//cdn.example.net/x", "https://cdn.example.net/x", True),
+    ("http://other.example/abs", "http://other.example/abs", False),
+    ("https://other.example/abs", "https://other.example/abs", False),
+    ("  /padded  ", "https://e.com/padded", True),
 ])
-def test_relative_location_resolves_against_request_url(location, expected):
+def test_location_resolves_against_request_url(location, expected, relative):
     [result] = run(redirect("https://e.com/dir/page", location))
     f = facts(result)
     assert f["redirect_to"] == expected
     assert f["chain"] == ["https://e.com/dir/page", expected]
     assert "status.redirect-without-location" not in rules(result)
+    if relative:
+        finding = only(result, "status.location-relative")
+        assert finding.evidence == {"location": location.strip(), "resolved": expected}
+    else:
+        assert "status.location-relative" not in rules(result)
+
+
+@pytest.mark.parametrize("method, code, changes", [
+    ("POST", 301, True),
+    ("POST", 302, True),
+    ("post", 302, True),
+    ("POST", 303, False),  # 303 means "GET this instead": the change is what the server asked for
+    ("POST", 307, False),
+    ("POST", 308, False),
+    ("GET", 301, False),
+    ("GET", 302, False),
+    ("PUT", 301, False),  # Fetch changes the method only for POST
+])
+def test_redirect_changes_method(method, code, changes):
+    [result] = run(redirect("https://e.com/form", "https://e.com/done", code, method=method))
+    assert ("status.redirect-changes-method" in rules(result)) is changes
+    if changes:
+        assert only(result, "status.redirect-changes-method").evidence == {"status": code, "method": "POST"}
+
+
+@pytest.mark.parametrize("url, location, downgrade", [
+    ("https://e.com/a", "http://e.com/a", True),
+    ("https://e.com/a", "HTTP://e.com/a", True),
+    ("https://e.com/a", "http://other.example/", True),
+    ("https://e.com/a", "https://e.com/b", False),
+    ("https://e.com/a", "//e.com/b", False),  # scheme-relative: stays https
+    ("https://e.com/a", "/b", False),
+    ("http://e.com/a", "http://e.com/b", False),
+    ("http://e.com/a", "https://e.com/a", False),
+])
+def test_redirect_to_http(url, location, downgrade):
+    [result] = run(redirect(url, location))
+    assert ("status.redirect-to-http" in rules(result)) is downgrade
 
 
 def test_redirect_chain_across_three_exchanges():
@@ -162,10 +469,10 @@ def test_redirect_chain_across_three_exchanges():
         redirect(b, c, 302, started=T0 + 0.1),
         exchange(c, 200, started=T0 + 0.2),
     )
-    assert facts(first)["chain"] == [a, b]
+    assert facts(first)["chain"] == [a, b] and facts(first)["hops"] == 1
     assert facts(second)["redirect_to"] == c
-    assert facts(second)["chain"] == [a, b, c]
-    assert facts(final)["chain"] == [a, b, c]
+    assert facts(second)["chain"] == [a, b, c] and facts(second)["hops"] == 2
+    assert facts(final)["chain"] == [a, b, c] and facts(final)["hops"] == 2
     assert facts(final)["redirect_to"] is None
     assert all(rules(r) == [] for r in (first, second, final))
 
@@ -177,10 +484,11 @@ def test_redirect_chain_with_relative_hops():
         exchange("https://e.com/c"),
     )
     assert facts(final)["chain"] == ["https://e.com/a", "https://e.com/b", "https://e.com/c"]
+    assert rules(first) == rules(second) == ["status.location-relative"]
 
 
 def test_unrelated_exchange_has_no_chain():
-    first, other = run(redirect("https://e.com/a", "/b"), exchange("https://e.com/unrelated"))
+    _, other = run(redirect("https://e.com/a", "/b"), exchange("https://e.com/unrelated"))
     assert facts(other)["chain"] is None
 
 
@@ -190,7 +498,7 @@ def test_redirect_loop():
     assert "status.redirect-loop" not in rules(first)
     f = only(second, "status.redirect-loop")
     assert f.severity is Severity.ERROR
-    assert f.evidence == {"location": a, "hops": 2}
+    assert f.evidence == {"location": a, "hops": 2, "chain": f"{a} -> {b} -> {a}"}
     assert a in f.summary
     assert facts(second)["chain"] == [a, b, a]
 
@@ -198,6 +506,13 @@ def test_redirect_loop():
 def test_self_redirect_is_a_loop():
     [result] = run(redirect("https://e.com/a", "/a"))
     assert only(result, "status.redirect-loop").evidence["hops"] == 1
+
+
+def test_a_loop_is_reported_once_and_ends_the_chain():
+    a, b = "https://e.com/a", "https://e.com/b"
+    results = run(redirect(a, b), redirect(b, a), redirect(a, b))
+    assert [rules(r).count("status.redirect-loop") for r in results] == [0, 1, 0]
+    assert facts(results[2])["chain"] == [a, b]  # the client came back later: a new chain
 
 
 def test_redirect_back_to_an_earlier_page_of_a_finished_chain_is_not_a_loop():
@@ -214,6 +529,26 @@ def test_redirect_back_to_an_earlier_page_of_a_finished_chain_is_not_a_loop():
     assert facts(results[1])["chain"] == [page, login]
     assert facts(results[2])["chain"] == [login, page]
     assert facts(results[3])["chain"] == [login, page]
+
+
+@pytest.mark.parametrize("hops", [1, 2, 3, 4, 6])
+def test_long_chain_is_reported_once_on_the_third_hop(hops):
+    results = run(*chain_of(hops))
+    counts = [rules(r).count("status.redirect-chain-long") for r in results]
+    assert counts == [1 if i == 3 else 0 for i in range(1, hops + 1)]
+    if hops >= 3:
+        f = only(results[2], "status.redirect-chain-long")
+        assert f.evidence["hops"] == 3
+        assert f.evidence["chain"] == " -> ".join(f"https://e.com/{i}" for i in range(4))
+
+
+def test_too_many_redirects_on_the_21st():
+    results = run(*chain_of(22))
+    too_many = [i + 1 for i, r in enumerate(results) if "status.too-many-redirects" in rules(r)]
+    assert too_many == [21]  # Fetch: a network error when the redirect count is already 20
+    assert only(results[20], "status.too-many-redirects").evidence == {"hops": 21}
+    assert facts(results[20])["hops"] == 21
+    assert facts(results[21])["chain"] == ["https://e.com/21", "https://e.com/22"]  # no longer followed
 
 
 def test_chain_expires_in_traffic_time():
@@ -234,39 +569,184 @@ def test_separate_pipelines_do_not_share_chains():
 
 def test_very_long_chain_stops_being_tracked():
     urls = [f"https://e.com/{i}" for i in range(30)]
-    results = run(*(redirect(u, v) for u, v in zip(urls, urls[1:])))
+    results = run(*(redirect(u, v) for u, v in itertools.pairwise(urls)))
     lengths = [len(facts(r)["chain"]) for r in results]
-    assert lengths[:20] == list(range(2, 22))  # 20 redirects are followed by browsers
+    assert lengths[:21] == list(range(2, 23))  # 20 redirects are followed; the 21st is the error
     assert max(lengths) <= 22
     assert not any("status.redirect-loop" in rules(r) for r in results)
 
 
-# -- no response ----------------------------------------------------------------------
+# -- what the code promises about the headers -------------------------------------------------------
 
-def test_errored_exchange_is_no_response():
-    err = ExchangeError("[Errno 111] Connection refused", "connect")
-    [result] = run(exchange("http://127.0.0.1:9/", None, error=err))
-    f = facts(result)
-    assert f["code"] is None
-    assert f["class"] is None
-    assert f["redirect_to"] is None
-    finding = only(result, "status.no-response")
-    assert finding.severity is Severity.ERROR
-    assert finding.evidence["error"] == "[Errno 111] Connection refused"
-    assert finding.evidence["error_kind"] == "connect"
-    assert "Connection refused" in finding.summary
-    assert rules(result) == ["status.no-response"]
+@pytest.mark.parametrize("code, value, rule, seconds", [
+    (429, "120", "status.retry-after", 120.0),
+    (503, " 120 ", "status.retry-after", 120.0),
+    (503, "Tue, 14 Nov 2023 22:15:20 GMT", "status.retry-after", 120.0),  # T0 + 120 s
+    (429, "Tue, 14 Nov 2023 22:00:00 GMT", "status.retry-after", 0.0),  # already past
+    (301, "60", "status.retry-after", 60.0),
+    (429, "soon", "status.retry-after-invalid", None),
+    (503, "-5", "status.retry-after-invalid", None),
+    (503, "1.5", "status.retry-after-invalid", None),
+    (301, "later", "status.retry-after-invalid", None),
+    (429, None, "status.retry-after-missing", None),
+    (503, None, "status.retry-after-missing", None),
+])
+def test_retry_after(code, value, rule, seconds):
+    headers = {"Location": "https://e.com/x"} if code == 301 else {}
+    if value is not None:
+        headers["Retry-After"] = value
+    [result] = run(exchange("https://e.com/", code, headers=headers))
+    retry_rules = [r for r in rules(result) if r.startswith("status.retry-after")]
+    assert retry_rules == [rule]
+    f = only(result, rule)
+    assert f.subject == "response.header.retry-after"
+    assert f.evidence.get("seconds") == seconds
 
 
-def test_no_response_without_error_object():
-    [result] = run(exchange("https://e.com/", None))
-    finding = only(result, "status.no-response")
-    assert finding.evidence["error_kind"] is None
-    assert facts(result)["code"] is None
+@pytest.mark.parametrize("digits", [400, 5000])
+def test_a_huge_retry_after_does_not_crash_the_analyzer(digits):
+    [result] = run(exchange("https://e.com/", 503, headers={"Retry-After": "9" * digits}))
+    assert "proxylens.analyzer-error" not in rules(result)
+    assert {"status.retry-after", "status.server-error"} <= set(rules(result))
 
 
-def test_errored_redirect_target_keeps_the_chain():
-    a, b = "https://e.com/a", "https://down.example/"
-    _, failed = run(redirect(a, b), exchange(b, None, error=ExchangeError("timed out", "timeout")))
-    assert facts(failed)["chain"] == [a, b]
-    assert only(failed, "status.no-response").evidence["error_kind"] == "timeout"
+@pytest.mark.parametrize("code", [200, 404, 500, 302])
+def test_retry_after_is_not_expected_elsewhere(code):
+    [result] = run(exchange("https://e.com/", code, location="https://e.com/x" if code == 302 else None))
+    assert not [r for r in rules(result) if r.startswith("status.retry-after")]
+
+
+@pytest.mark.parametrize("code, reason, mismatch", [
+    (200, "Not Found", True),
+    (200, "not found", True),
+    (404, "OK", True),
+    (201, "OK", True),
+    (200, "OK", False),
+    (200, "Alright", False),  # custom phrases are fine
+    (200, "", False),  # HTTP/2 has none
+    (404, "Not Found", False),
+    (302, "Moved Temporarily", False),  # HTTP/1.0's phrase for 302: not another code's
+])
+def test_reason_phrase(code, reason, mismatch):
+    [result] = run(exchange("https://e.com/", code, reason=reason, location="https://e.com/x" if code == 302 else None))
+    assert facts(result)["reason"] == reason
+    assert ("status.reason-phrase-mismatch" in rules(result)) is mismatch
+    if mismatch:
+        assert only(result, "status.reason-phrase-mismatch").evidence == {"status": code, "reason": reason}
+
+
+@pytest.mark.parametrize("code, body, method, bodiless", [
+    (204, b"hello", "GET", True),
+    (304, b"hello", "GET", True),
+    (100, b"x", "GET", True),
+    (204, b"hello", "HEAD", False),  # a HEAD response has no content anyway
+    (304, b"hello", "HEAD", False),
+    (204, b"", "GET", False),
+    (200, b"hello", "GET", False),
+])
+def test_content_on_bodiless_status(code, body, method, bodiless):
+    [result] = run(exchange("https://e.com/", code, body=body, method=method,
+                            request_headers={"If-None-Match": '"v1"'}))
+    assert ("status.content-not-allowed" in rules(result)) is bodiless
+    if bodiless:
+        assert only(result, "status.content-not-allowed").evidence == {"status": code, "bytes": len(body)}
+
+
+def test_content_size_from_body_size_when_bytes_were_not_kept():
+    x = Exchange("size", Request("GET", "https://e.com/"), Response(204, body=Body(raw=None, size=12)),
+                 timings=Timings(started=T0))
+    [result] = run(x)
+    assert only(result, "status.content-not-allowed").evidence["bytes"] == 12
+    unknown = Exchange("unknown", Request("GET", "https://e.com/"), Response(204, body=Body(raw=None, size=-1)),
+                       timings=Timings(started=T0))
+    assert "status.content-not-allowed" not in rules(run(unknown)[0])
+
+
+@pytest.mark.parametrize("code, request_headers, response_headers, rule, expected", [
+    (401, {}, {}, "status.unauthorized-without-challenge", True),
+    (401, {}, {"WWW-Authenticate": "Bearer"}, "status.unauthorized-without-challenge", False),
+    (403, {}, {}, "status.unauthorized-without-challenge", False),
+    (405, {}, {}, "status.method-not-allowed-without-allow", True),
+    (405, {}, {"Allow": "GET"}, "status.method-not-allowed-without-allow", False),
+    (405, {}, {"Allow": ""}, "status.method-not-allowed-without-allow", False),  # an empty Allow is allowed
+    (416, {"Range": "bytes=9-"}, {}, "status.range-not-satisfiable-without-content-range", True),
+    (416, {"Range": "bytes=9-"}, {"Content-Range": "bytes */4"}, "status.range-not-satisfiable-without-content-range",
+     False),
+    (304, {}, {}, "status.not-modified-unconditional", True),
+    (304, {"If-None-Match": '"a"'}, {}, "status.not-modified-unconditional", False),
+    (304, {"if-modified-since": "Tue, 14 Nov 2023 00:00:00 GMT"}, {}, "status.not-modified-unconditional", False),
+    (204, {}, {"Content-Length": "5"}, "status.content-length-on-204", True),
+    (200, {}, {"Content-Length": "5"}, "status.content-length-on-204", False),
+    (100, {}, {}, "status.informational-as-final", True),
+    (103, {}, {}, "status.informational-as-final", True),
+    (101, {}, {}, "status.informational-as-final", False),
+])
+def test_header_promises(code, request_headers, response_headers, rule, expected):
+    [result] = run(exchange("https://e.com/", code, method="DELETE" if code == 405 else "GET",
+                            request_headers=request_headers, headers=response_headers))
+    assert (rule in rules(result)) is expected, rules(result)
+    if expected:
+        assert only(result, rule).severity is catalog.get(rule).severity
+
+
+@pytest.mark.parametrize("method, request_headers", [
+    ("GET", {"If-Match": '"a"'}),
+    ("GET", {"If-Unmodified-Since": "Tue, 14 Nov 2023 00:00:00 GMT"}),
+    ("POST", {"If-None-Match": '"a"'}),
+])
+def test_304_needs_a_condition_that_can_produce_it(method, request_headers):
+    [result] = run(exchange("https://e.com/", 304, method=method, request_headers=request_headers))
+    assert "status.not-modified-unconditional" in rules(result)
+
+
+# -- httplint's status notes -----------------------------------------------------------
+
+@pytest.mark.parametrize("code, method, request_headers, response_headers, note", [
+    (201, "POST", {}, {}, "CREATED_WITHOUT_LOCATION"),
+    (201, "GET", {}, {"Location": "https://e.com/1"}, "CREATED_SAFE_METHOD"),
+    (206, "GET", {"Range": "bytes=0-9"}, {}, "PARTIAL_WITHOUT_RANGE"),
+    (206, "GET", {}, {"Content-Range": "bytes 0-9/100"}, "PARTIAL_NOT_REQUESTED"),
+    (405, "GET", {}, {"Allow": "GET, HEAD"}, "STATUS_405_METHOD_IN_ALLOW"),
+    (412, "GET", {}, {}, "STATUS_412_WITHOUT_PRECONDITION"),
+    (417, "GET", {}, {}, "STATUS_417_WITHOUT_EXPECT"),
+    (100, "GET", {}, {}, "UNEXPECTED_CONTINUE"),
+    (101, "GET", {}, {}, "UPGRADE_NOT_REQUESTED"),
+])
+def test_httplint_semantics(code, method, request_headers, response_headers, note):
+    [result] = run(exchange("https://e.com/", code, method=method, request_headers=request_headers,
+                            headers=response_headers))
+    notes = [f.evidence["httplint"] for f in result.findings if f.rule == "status.semantics"]
+    assert note in notes
+    assert all(f.severity is Severity.WARNING for f in result.findings if f.rule == "status.semantics")
+
+
+@pytest.mark.parametrize("code, note", [
+    (299, "STATUS_NONSTANDARD"),
+    (599, "STATUS_NONSTANDARD"),
+    (305, "STATUS_DEPRECATED"),
+    (306, "STATUS_RESERVED"),
+    (418, "STATUS_IM_A_TEAPOT"),
+])
+def test_nonstandard_codes(code, note):
+    [result] = run(exchange("https://e.com/", code))
+    assert only(result, "status.nonstandard-code").evidence["httplint"] == note
+    assert facts(result)["meaning"]  # still explained
+
+
+@pytest.mark.parametrize("code, request_headers, response_headers", [
+    (200, {}, {}),
+    (201, {}, {"Location": "https://e.com/1"}),
+    (206, {"Range": "bytes=0-9"}, {"Content-Range": "bytes 0-9/100"}),
+    (404, {}, {}),
+    (500, {}, {}),
+])
+def test_notes_that_only_restate_the_meaning_are_dropped(code, request_headers, response_headers):
+    method = "POST" if code == 201 else "GET"
+    [result] = run(exchange("https://e.com/", code, method=method, request_headers=request_headers,
+                            headers=response_headers))
+    assert not {"status.semantics", "status.nonstandard-code"} & set(rules(result)), rules(result)
+
+
+def test_content_length_0_on_204_is_only_info():
+    [result] = run(exchange("https://e.com/", 204, headers={"Content-Length": "0"}))
+    assert only(result, "status.content-length-on-204").severity is Severity.INFO
