@@ -134,8 +134,10 @@ class Bridge:
             message = "CONNECT failed"
         # mitmproxy appends advice about its connection_strategy option, which proxylens does not expose
         message = message.split(" If you plan to redirect requests", 1)[0].strip()
-        status = flow.response.status_code if flow.response is not None else None
-        self._send(flow, ExchangeError(message, classify_error(message), status))
+        kind = classify_error(message)
+        # mitmproxy makes its 502 even when the client has already left; then nobody received it
+        status = flow.response.status_code if flow.response is not None and kind != "client" else None
+        self._send(flow, ExchangeError(message, kind, status))
 
     def _send(self, flow: http.HTTPFlow, error: ExchangeError | None = None) -> None:
         if self.inflight.pop(flow.id, None) is None and flow.metadata.get("proxylens.sent"):

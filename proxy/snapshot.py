@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from mitmproxy import connection, http
 
 from .models import Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response, ServerTLS, Timings
-from .upstream_timeout import TIMED_OUT
+from .upstream_timeout import timed_out
 
 CaptureMode = Literal["none", "text", "all"]
 
@@ -67,14 +67,15 @@ def classify_error(message: str) -> str:
     is a connect error even though the host name contains "tls".
     """
     m = message.lower()
+    # "Cannot connect to host: client disconnected": the client gave up first, whatever the upstream did.
+    if "client disconnected" in m or "client closed" in m or m == "connection killed.":
+        return "client"
     if "timed out" in m or "timeout" in m:
         return "timeout"
     if any(p in m for p in _TLS_ERRORS):
         return "tls"
     if any(p in m for p in _CONNECT_ERRORS):
         return "connect"
-    if "client disconnected" in m or "client closed" in m or m == "connection killed.":
-        return "client"
     if "protocol error" in m or "malformed" in m or "invalid" in m or "refusing" in m:
         return "protocol"
     return "other"
@@ -87,7 +88,7 @@ def proxy_status(flow: http.HTTPFlow, kind: str) -> int | None:
     malformed request (which never reaches a server); a client that left or
     a killed flow gets nothing. The upstream timeout answers 504.
     """
-    if flow.metadata.get(TIMED_OUT):
+    if timed_out(flow):
         return 504
     if kind in ("client", "shutdown") or (flow.error and flow.error.msg == flow.error.KILLED_MESSAGE):
         return None
@@ -209,7 +210,7 @@ def exchange_from_flow(
             timestamp_end=r.timestamp_end,
         )
     if error is None and flow.error is not None:
-        kind = "timeout" if flow.metadata.get(TIMED_OUT) else classify_error(flow.error.msg)
+        kind = "timeout" if timed_out(flow) else classify_error(flow.error.msg)
         error = ExchangeError(flow.error.msg, kind, proxy_status(flow, kind))
     sc = flow.server_conn
     peer = sc.peername

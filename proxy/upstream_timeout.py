@@ -40,6 +40,13 @@ def timeout_message(seconds: float) -> str:
     return f"proxylens: no response from the upstream server within {seconds:g} s (--upstream-timeout)"
 
 
+def timed_out(flow: http.HTTPFlow) -> bool:
+    """Whether the 504 reached the flow: the timer fired and the flow failed with its message (not, say,
+    with "client disconnected" because the stream was still waiting for a connection)."""
+    seconds = flow.metadata.get(TIMED_OUT)
+    return bool(seconds) and flow.error is not None and flow.error.msg == timeout_message(seconds)
+
+
 class _InjectedUpstreamError(events.MessageInjected, ResponseProtocolError):
     """A ResponseProtocolError that mitmproxy's HttpLayer routes to one flow's stream."""
 
