@@ -22,9 +22,8 @@ CACHING_FIELDS = frozenset({"cache-control", "expires", "date", "age", "vary", "
                             "cache-status", "cdn-cache-control", "surrogate-control"})
 
 
-def caching_rule(name: str, severity: Severity, summary: str, reference: str, detail: str = "") -> Rule:
-    """Register ``caching.<name>``: every caching rule, httplint-mapped or proxylens's own, comes from here."""
-    return catalog.rule(f"caching.{name}", severity, summary, reference=reference, detail=detail)
+# Every caching rule, httplint-mapped or proxylens's own, is defined through this.
+caching_rule = catalog.family("caching")
 
 
 R_CC_VALUE = caching_rule("cache-control-invalid-value", Severity.WARNING,

@@ -41,8 +41,7 @@ MISSING_LEVEL = {"rfc": Severity.INFO, "observatory": Severity.WARNING, "preload
 DOCUMENT_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def _rule(name: str, severity: Severity, summary: str, reference: str, detail: str = "") -> Rule:
-    return catalog.rule(f"hsts.{name}", severity, summary, reference=reference, detail=detail)
+_rule = catalog.family("hsts")
 
 
 R_OK = _rule("set", Severity.GOOD, "HSTS is set and meets the selected profile.", f"{RFC6797}#section-6.1")

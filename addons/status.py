@@ -95,8 +95,7 @@ LONG_CHAIN = 3  # each hop is a round trip before the page can start; Lighthouse
 BODILESS = {204, 304}
 
 
-def _rule(name: str, severity: Severity, summary: str, reference: str, detail: str = "") -> Rule:
-    return catalog.rule(f"status.{name}", severity, summary, reference=reference, detail=detail)
+_rule = catalog.family("status")
 
 
 # -- where the error came from ---------------------------------------------------------------------------------

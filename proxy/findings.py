@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterator, Union
+from typing import Callable, Iterator, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -141,6 +141,14 @@ class Catalog:
              category: str = "") -> Rule:
         """Define and register a rule in one step."""
         return self.register(Rule(id, Severity(severity), summary, reference, detail, category))
+
+    def family(self, category: str) -> Callable[..., Rule]:
+        """A definer for one category's rules: ``family("hsts")("missing", ...)`` registers ``hsts.missing``."""
+
+        def define(name: str, severity: Severity | str, summary: str, reference: str = "", detail: str = "") -> Rule:
+            return self.rule(f"{category}.{name}", severity, summary, reference=reference, detail=detail)
+
+        return define
 
     def get(self, id: str) -> Rule | None:
         return self._rules.get(id)
