@@ -26,6 +26,7 @@ from proxy.findings import Finding, Rule, Severity, catalog
 from proxy.inprocess import InProcess
 from proxy.models import Exchange
 from proxy.session import Session
+from proxy.snapshot import is_unreachable
 
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
 FETCH_REDIRECT = "https://fetch.spec.whatwg.org/#http-redirect-fetch"
@@ -287,8 +288,6 @@ LINT_DROPPED = frozenset({
 
 ERROR_RULES = {"connect": R_UPSTREAM_REFUSED, "timeout": R_UPSTREAM_TIMEOUT, "tls": R_UPSTREAM_TLS,
                "protocol": R_UPSTREAM_PROTOCOL, "client": R_CLIENT_ABORTED}
-_UNREACHABLE = ("name or service not known", "nodename nor servname", "getaddrinfo", "name resolution",
-                "no address associated", "unreachable", "no route to host", "temporary failure in name")
 # mitmproxy's own error page (mitmproxy/proxy/layers/http/_base.py format_error), as an upstream mitmproxy or
 # proxylens sends it: the Server header names it.
 _MITM_SERVER = re.compile(r"^mitmproxy\b", re.IGNORECASE)
@@ -376,7 +375,7 @@ class StatusAnalyzer(Analyzer):
         message = error.message if error else "no response"
         kind = error.kind if error else "other"
         rule = ERROR_RULES.get(kind, R_NO_RESPONSE)
-        if kind == "connect" and any(p in message.lower() for p in _UNREACHABLE):
+        if kind == "connect" and is_unreachable(message):
             rule = R_UPSTREAM_UNREACHABLE
         answered = error.proxy_status if error else None
         summary = rule.summary.rstrip(".")
