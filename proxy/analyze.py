@@ -6,6 +6,8 @@ import json
 import sys
 from typing import IO
 
+from addons import AnalysisOptions
+
 from .har_reader import HarError, exchange_from_har, iter_entries
 from .loader import ScriptError
 from .pipeline import Result
@@ -27,10 +29,10 @@ def _report_entry(index: int, result: Result) -> dict:
     }
 
 
-def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (), engine: str = "chromium", hsts_profile: str = "rfc",
-            out: IO[str] = sys.stdout) -> int:
+def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
+            analysis: AnalysisOptions | None = None, out: IO[str] = sys.stdout) -> int:
     try:
-        pipeline = build_pipeline(scripts, engine, hsts_profile)
+        pipeline = build_pipeline(scripts, analysis)
     except ScriptError as exc:
         print(f"proxylens: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

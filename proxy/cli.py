@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from addons import ENGINES, HSTS_PROFILES
+from addons import ENGINES, HSTS_PROFILES, TLS_PROFILES, AnalysisOptions
 
 from . import __version__
 from .runner import EXIT_INTERNAL, EXIT_USAGE, ProxyConfig, run_proxy
@@ -57,6 +57,12 @@ def seconds(text: str) -> float:
     return value
 
 
+def days(text: str) -> int:
+    if not text.isdigit() or int(text) > 36500:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days (e.g. 30; 0 disables the warning)")
+    return int(text)
+
+
 def analysis_options(parser: argparse.ArgumentParser) -> None:
     """Options that change verdicts, shared by `proxy` and `analyze`."""
     parser.add_argument("--engine", choices=ENGINES, default="chromium",
@@ -64,6 +70,16 @@ def analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hsts-profile", choices=HSTS_PROFILES, default="rfc",
                         help="how strict HSTS checks are: rfc (any valid header; default), observatory "
                              "(max-age of six months or more) or preload (hstspreload.org's requirements)")
+    parser.add_argument("--tls-profile", choices=TLS_PROFILES, default="intermediate",
+                        help="the Mozilla server-side TLS configuration upstream handshakes and certificates are "
+                             "judged by: modern, intermediate (default) or old")
+    parser.add_argument("--cert-expiry-days", type=days, default=30, metavar="DAYS",
+                        help="warn when an upstream certificate expires within DAYS days (default 30)")
+
+
+def analysis_from(args: argparse.Namespace) -> AnalysisOptions:
+    return AnalysisOptions(engine=args.engine, hsts_profile=args.hsts_profile, tls_profile=args.tls_profile,
+                           cert_expiry_days=args.cert_expiry_days)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,7 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-body", type=size, default="1m", metavar="SIZE",
                    help="cap for textual bodies in the HAR (default 1m)")
     p.add_argument("--ssl-insecure", action="store_true",
-                   help="do not verify upstream certificates at all (exchanges then show verified: null)")
+                   help="let traffic through to upstream servers a browser would refuse (bad certificates, "
+                        "TLS 1.0/1.1, weak keys) so you can inspect them; every problem is still verified "
+                        "and flagged")
     p.add_argument("--upstream-ca", metavar="PEM",
                    help="verify upstream servers against this CA bundle instead of the default (certifi's "
                         "Mozilla bundle); e.g. /etc/ssl/certs/ca-certificates.crt for the system store")
@@ -161,15 +179,13 @@ def _main(argv: list[str] | None) -> int:
             capture=BodyCapture(args.body_capture, args.max_body),
             ssl_insecure=args.ssl_insecure,
             upstream_ca=args.upstream_ca,
-            engine=args.engine,
-            hsts_profile=args.hsts_profile,
+            analysis=analysis_from(args),
             upstream_timeout=args.upstream_timeout,
         ))
     if args.command == "analyze":
         from .analyze import analyze
 
-        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), engine=args.engine,
-                       hsts_profile=args.hsts_profile)
+        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), analysis=analysis_from(args))
     if args.command == "rules":
         return cmd_rules(args.json)
     return EXIT_USAGE

@@ -17,6 +17,7 @@ from .findings import Finding, Severity
 from .har import findings_comment
 from .pipeline import Pipeline
 from .snapshot import BodyCapture, exchange_from_flow
+from .tls_capture import TlsCapture
 
 MARKERS = {Severity.ERROR: ":red_circle:", Severity.WARNING: ":warning:"}
 
@@ -27,9 +28,14 @@ class InProcess:
         self.capture = BodyCapture("text")
         # mitmproxy refuses two addons of the same name; several modules may be loaded side by side.
         self.name = "proxylens-" + "-".join(a.name for a in analyzers)
+        self.tls = TlsCapture()
+        self.tls.name = self.name + "-tls"  # type: ignore[attr-defined]  # addon names must be unique
+        self.addons = [self.tls]  # a child addon: mitmproxy calls its hooks too
 
     def _analyze(self, flow: http.HTTPFlow) -> None:
-        result = self.pipeline.run(exchange_from_flow(flow, self.capture))
+        exchange = exchange_from_flow(flow, self.capture, client=self.tls.client(flow.client_conn),
+                                      server=self.tls.server(flow.server_conn))
+        result = self.pipeline.run(exchange)
         # Several addons/ modules may be loaded side by side: merge, don't overwrite.
         stored = flow.metadata.setdefault("proxylens", {"facts": {}, "findings": []})
         stored["facts"].update(result.facts)

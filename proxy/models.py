@@ -203,23 +203,26 @@ class ClientTLS:
 
     sni: str | None = None
     alpn_offers: tuple[str, ...] = ()
-    versions_offered: tuple[str, ...] = ()
-    ciphers_offered: tuple[str, ...] = ()
     version: str | None = None  # negotiated with the client
     cipher: str | None = None
     alpn: str | None = None
+    client_hello: bytes | None = None  # the raw ClientHello body: every offer, JA3/JA4 (addons/tls_hello.py)
 
 
 @dataclass(frozen=True, slots=True)
 class ServerTLS:
     """The upstream side of the proxy (proxylens to origin)."""
 
-    sni: str | None = None
+    sni: str | None = None  # the name proxylens sent and verified the certificate against
     version: str | None = None
-    cipher: str | None = None
+    cipher: str | None = None  # OpenSSL's name
     alpn: str | None = None
-    verified: bool | None = None
-    verify_error: str | None = None
+    alpn_offers: tuple[str, ...] = ()  # what proxylens offered (mirrors the client's offers)
+    verified: bool | None = None  # None: not checked (HAR input, handshake failed before the certificate)
+    verify_error: str | None = None  # the first error, OpenSSL's words
+    verify_errors: tuple[tuple[int, int, str], ...] = ()  # every (depth, X509_V_ERR code, message)
+    verify_enforced: bool | None = None  # False under --ssl-insecure: errors were let through
+    handshake_error: str | None = None  # why the handshake failed, when it did
     certificate_chain: tuple[bytes, ...] = ()  # DER, leaf first, as sent by the server
     security_details: dict | None = None  # pre-parsed (HAR input), when no DER is available
 

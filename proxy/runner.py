@@ -19,6 +19,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from addons import AnalysisOptions
+
 from .snapshot import BodyCapture
 from .worker import WorkerConfig, worker_main
 
@@ -38,8 +40,7 @@ class ProxyConfig:
     capture: BodyCapture = field(default_factory=BodyCapture)
     ssl_insecure: bool = False
     upstream_ca: str | None = None
-    engine: str = "chromium"
-    hsts_profile: str = "rfc"
+    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
     upstream_timeout: float = 60.0
 
 
@@ -76,7 +77,7 @@ def run_proxy(config: ProxyConfig) -> int:
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, quiet=config.quiet,
                                  scripts=config.scripts,
                                  max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
-                                 engine=config.engine, hsts_profile=config.hsts_profile)
+                                 analysis=config.analysis)
     worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),
                         name="proxylens-analysis")
     worker.start()
@@ -141,6 +142,9 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
             confdir=str(confdir),
             termlog_verbosity="warn",
             ssl_insecure=config.ssl_insecure,
+            # Inspecting a broken server includes one that only speaks TLS 1.0/1.1: mitmproxy
+            # then also lowers OpenSSL's security level (weak keys, SHA-1) for upstream handshakes.
+            tls_version_server_min="TLS1" if config.ssl_insecure else "TLS1_2",
             ssl_verify_upstream_trusted_ca=config.upstream_ca,
             scripts=list(config.scripts),
         )

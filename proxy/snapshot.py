@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography.hazmat.primitives.serialization import Encoding
-from mitmproxy import connection, http
+from mitmproxy import http
 
 from .models import Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response, ServerTLS, Timings
 from .upstream_timeout import timed_out
@@ -104,37 +103,6 @@ def proxy_status(flow: http.HTTPFlow, kind: str) -> int | None:
     if kind == "protocol" and not flow.server_conn.timestamp_start:
         return 400
     return 502
-
-
-def client_tls(conn: connection.Client, versions: tuple[str, ...], ciphers: tuple[str, ...]) -> ClientTLS | None:
-    if not conn.tls:
-        return None
-    return ClientTLS(
-        sni=conn.sni,
-        alpn_offers=tuple(a.decode("ascii", "replace") for a in conn.alpn_offers),
-        versions_offered=versions,
-        ciphers_offered=ciphers,
-        version=conn.tls_version,
-        cipher=conn.cipher,
-        alpn=conn.alpn.decode("ascii", "replace") if conn.alpn else None,
-    )
-
-
-def server_tls(conn: connection.Server, verify: bool) -> ServerTLS | None:
-    if not conn.tls:
-        return None
-    established = conn.tls_established
-    verify_error = conn.error if conn.error and "certificate" in conn.error.lower() else None
-    return ServerTLS(
-        sni=conn.sni,
-        version=conn.tls_version,
-        cipher=conn.cipher,
-        alpn=conn.alpn.decode("ascii", "replace") if conn.alpn else None,
-        # mitmproxy only completes the handshake when verification passed, unless told not to verify.
-        verified=(True if verify else None) if established else (False if verify_error else None),
-        verify_error=verify_error,
-        certificate_chain=tuple(c._cert.public_bytes(Encoding.DER) for c in conn.certificate_list),
-    )
 
 
 def timings(flow: http.HTTPFlow, new_connection: bool, ended: float | None = None) -> Timings:

@@ -17,6 +17,8 @@ import sys
 import traceback
 from dataclasses import dataclass, field
 
+from addons import AnalysisOptions
+
 from .loader import ScriptError, analyzers_in, load_script
 from .pipeline import Pipeline, Result
 from .plainlog import Tally, exchange_line, summary_text, write_line
@@ -29,15 +31,14 @@ class WorkerConfig:
     quiet: bool = False
     scripts: tuple[str, ...] = field(default_factory=tuple)
     max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
-    engine: str = "chromium"  # the browser engine verdicts follow where engines differ
-    hsts_profile: str = "rfc"  # rfc | observatory | preload: how strict HSTS findings are
+    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
 
 
-def build_pipeline(scripts: tuple[str, ...], engine: str = "chromium", hsts_profile: str = "rfc") -> Pipeline:
+def build_pipeline(scripts: tuple[str, ...], options: AnalysisOptions | None = None) -> Pipeline:
     """Built-in analyzers plus those of each script; ScriptError says what is wrong."""
     from addons import builtin_analyzers
 
-    analyzers = builtin_analyzers(engine, hsts_profile)
+    analyzers = builtin_analyzers(options)
     for path in scripts:
         analyzers.extend(analyzers_in(load_script(path)))
     try:
@@ -102,7 +103,7 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        pipeline = build_pipeline(config.scripts, config.engine, config.hsts_profile)
+        pipeline = build_pipeline(config.scripts, config.analysis)
         sink = Sink(config)
     except BaseException as exc:  # a script may even call sys.exit(): report it, never hang the proxy
         outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError)) else

@@ -3,13 +3,11 @@ reading ClientHellos: total (never raise) and well-formed output."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from proxy.bodies import charset_of
-from proxy.bridge import offered_versions
 from proxy.har import request_cookies, response_cookies
 from proxy.models import Headers
 from proxy.snapshot import classify_error
@@ -56,19 +54,6 @@ def test_charset_of():
     assert charset_of('text/html; charset="ISO-8859-1"') == "ISO-8859-1"
     assert charset_of("application/json") is None
     assert charset_of("text/plain;Charset=utf-8") == "utf-8"
-
-
-@settings(max_examples=1000)
-@given(st.lists(st.tuples(st.integers(0, 65535), st.binary(max_size=40)), max_size=6))
-def test_supported_versions_extension_parsing_is_total(extensions):
-    versions = offered_versions(SimpleNamespace(extensions=extensions))
-    assert set(versions) <= {"TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3"}
-
-
-def test_supported_versions_skips_grease():
-    # RFC 8446 4.2.1: supported_versions is a length-prefixed list of 2-byte versions; 0x0a0a is GREASE (RFC 8701).
-    ext = bytes([6, 0x0A, 0x0A, 0x03, 0x04, 0x03, 0x03])
-    assert offered_versions(SimpleNamespace(extensions=[(43, ext)])) == ("TLSv1.3", "TLSv1.2")
 
 
 @given(header_text)
