@@ -109,8 +109,6 @@ R_ALPN_DIFFERS = _rule("alpn-differs", Severity.INFO,
                        "The client and the upstream server speak different HTTP versions through proxylens.",
                        RFC7301, "proxylens translates between them, so the browser does not see the protocol the "
                        "origin really speaks (for example h2 to the browser, HTTP/1.1 to the origin).")
-R_HANDSHAKE = _rule("handshake-failed", Severity.ERROR, "The TLS handshake with the upstream server failed.",
-                    RFC8446)
 
 # --- the server's side: the certificate chain ----------------------------------------
 R_EXPIRED = _rule("certificate-expired", Severity.ERROR, "A certificate in the upstream chain has expired.",
@@ -266,14 +264,10 @@ class TlsAnalyzer(Analyzer):
         out: list[Finding] = []
         let_through = server.verify_enforced is False and server.verify_errors
         suffix = " (let through by --ssl-insecure; a browser would refuse it)" if let_through else ""
-        if server.handshake_error and not server.verify_errors:
-            if "cannot agree on a TLS version" in server.handshake_error:
-                out.append(R_NO_COMMON_VERSION.finding(subject="tls.server.version",
-                                                       evidence={"error": server.handshake_error[:300]}))
-            elif "certificate" not in server.handshake_error.lower() or chain is None:
-                out.append(R_HANDSHAKE.finding(f"TLS handshake with the upstream server failed: "
-                                               f"{server.handshake_error[:200]}", subject="tls.server",
-                                               evidence={"error": server.handshake_error[:300]}))
+        # Other handshake failures are the status analyzer's (status.upstream-tls-failed), verbatim.
+        if server.handshake_error and "cannot agree on a TLS version" in server.handshake_error:
+            out.append(R_NO_COMMON_VERSION.finding(subject="tls.server.version",
+                                                   evidence={"error": server.handshake_error[:300]}))
         out += self._verification(server, chain, suffix)
         if chain is not None:
             out += self._chain_checks(exchange, server, chain, when, suffix)

@@ -30,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 # Per-connection caches are dropped on disconnect; this bounds them anyway.
 MAX_CONNECTIONS_TRACKED = 10_000
+# A failed handshake closes the connection before the flow's error is recorded:
+# its verification is kept a little longer, in a smaller cache.
+MAX_FAILED_KEPT = 1_000
 
 
 def remember(cache: dict, key: str, value: object) -> None:
@@ -62,6 +65,7 @@ class Verification:
 # `mitmdump -s addons/...` modules may each carry one, and only the first to
 # see a connection installs the callback (a second would replace it).
 _verifications: dict[str, Verification] = {}
+_failed: dict[str, Verification] = {}
 
 
 def _text(value: bytes | None) -> str | None:
@@ -97,7 +101,11 @@ class TlsCapture:
 
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
         self._server_tls.pop(data.server.id, None)
-        _verifications.pop(data.server.id, None)
+        check = _verifications.pop(data.server.id, None)
+        if check is not None and not data.server.tls_established:
+            _failed[data.server.id] = check
+            if len(_failed) > MAX_FAILED_KEPT:
+                del _failed[next(iter(_failed))]
 
     # Snapshots -----------------------------------------------------------
     def client(self, conn: connection.Client) -> ClientTLS | None:
@@ -111,7 +119,7 @@ class TlsCapture:
     def server(self, conn: connection.Server) -> ServerTLS | None:
         cached = self._server_tls.get(conn.id)
         if cached is None:
-            cached = server_tls(conn, _verifications.get(conn.id))
+            cached = server_tls(conn, _verifications.get(conn.id) or _failed.get(conn.id))
             if conn.tls_established and conn.timestamp_end is None:
                 remember(self._server_tls, conn.id, cached)
         return cached
