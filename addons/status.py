@@ -392,7 +392,8 @@ class StatusAnalyzer(Analyzer):
                  "redirect_to": None, "chain": chain, "hops": len(chain) - 1 if chain else 0,
                  "source": "proxylens" if answered else None,
                  "error": {"kind": kind, "message": message, "proxy_answered": answered}, "intermediaries": None}
-        return Analysis(facts=facts, findings=[finding])
+        # A failed client handshake never reached the HTTP layer: addons/tls.py explains it.
+        return Analysis(facts=facts, findings=[] if kind == "client-tls" else [finding])
 
     @staticmethod
     def _source(exchange: Exchange, findings: list[Finding]) -> tuple[str, list[dict]]:

@@ -77,6 +77,14 @@ R_CLIENT_OBSOLETE = _rule("client-obsolete-only", Severity.WARNING,
                           "RFC 8996 deprecates TLS 1.0 and 1.1; current servers and browsers refuse them. Update "
                           "the client's TLS library or its minimum-version setting.")
 
+R_CLIENT_HANDSHAKE = _rule("client-handshake-failed", Severity.ERROR,
+                           "The client's TLS handshake with proxylens failed; it sent no request.", RFC8446,
+                           "Usually the client does not trust proxylens's CA, so it rejects the certificate "
+                           "proxylens presents for the site. Trust the CA certificate proxylens prints at start-up "
+                           "(mitmproxy-ca-cert.pem in its config directory): import it into the browser or system "
+                           "store, or pass it to the client (curl --cacert, NODE_EXTRA_CA_CERTS, "
+                           "REQUESTS_CA_BUNDLE). Certificate-pinning clients cannot be intercepted at all.")
+
 # --- the server's side: the handshake -------------------------------------------
 R_OK = _rule("verified", Severity.GOOD, "The upstream certificate verified and the handshake is sound.", RFC8446)
 R_NO_COMMON_VERSION = _rule("no-common-version", Severity.ERROR,
@@ -215,6 +223,10 @@ class TlsAnalyzer(Analyzer):
                 + (" (the certificate covers both: HTTP/2 connection reuse)" if covered else " (domain fronting?)"),
                 subject="tls.client.sni", severity=Severity.INFO if covered else None,
                 evidence={"sni": sni, "host": host, "certificate_covers_host": covered}))
+        error = exchange.error
+        if error is not None and error.kind == "client-tls":
+            out.append(R_CLIENT_HANDSHAKE.finding(f"The client's TLS handshake failed: {error.message[:200]}",
+                                                  subject="tls.client", evidence={"error": error.message[:300]}))
         if hello is not None:
             offered = [VERSIONS.get(v) for v in hello.versions]
             if offered and all(v in OBSOLETE_VERSIONS for v in offered):

@@ -12,12 +12,12 @@ import asyncio
 import logging
 from typing import Any
 
-from mitmproxy import http
+from mitmproxy import http, tls
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import server_hooks
 
 from .models import Exchange, ExchangeError
-from .snapshot import BodyCapture, classify_error, exchange_from_flow
+from .snapshot import BodyCapture, classify_error, client_tls_failure, exchange_from_flow
 from .tls_capture import TlsCapture, remember
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,21 @@ class Bridge:
 
     def error(self, flow: http.HTTPFlow) -> None:
         self._send(flow)
+
+    def tls_failed_client(self, data: tls.TlsData) -> None:
+        # No request will follow; without this the HAR would not show the attempt at all.
+        conn = data.conn
+        if conn.error == "connection closed early":  # closed before any ClientHello: nothing to explain
+            return
+        host = conn.sni or (data.context.server.address[0] if data.context.server.address else "")
+        port = data.context.server.address[1] if data.context.server.address else 443
+        try:
+            exchange = client_tls_failure(conn, host, port, self.tls.client(conn))
+        except Exception:  # recording must never break the proxy
+            logger.exception("proxylens could not record a failed client handshake")
+            return
+        self.outbox.put_nowait(exchange)
+        self.sent += 1
 
     def http_connect_error(self, flow: http.HTTPFlow) -> None:
         # The CONNECT tunnel could not be set up (upstream unreachable). The

@@ -244,7 +244,7 @@ def _response_body(resp: dict) -> Body:
     )
 
 
-ERROR_KINDS = ("connect", "timeout", "tls", "protocol", "client", "shutdown", "other")
+ERROR_KINDS = ("connect", "timeout", "tls", "client-tls", "protocol", "client", "shutdown", "other")
 
 
 def _error_kind(message: str) -> str:

@@ -162,6 +162,8 @@ class ExchangeError:
 
     ``kind`` is a coarse class: ``connect`` (upstream unreachable or refused),
     ``timeout``, ``tls`` (handshake or certificate verification failed),
+    ``client-tls`` (the client's TLS handshake with proxylens failed: it
+    does not trust proxylens's CA, or no TLS version is shared),
     ``protocol`` (malformed message), ``client`` (the client went away),
     ``shutdown`` (the proxy stopped while the exchange was in flight) or
     ``other``. ``message`` is the underlying error, verbatim.

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
-from mitmproxy import http
+from mitmproxy import connection, http
 
 from .models import Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response, ServerTLS, Timings
 from .upstream_timeout import timed_out
@@ -103,6 +103,23 @@ def proxy_status(flow: http.HTTPFlow, kind: str) -> int | None:
     if kind == "protocol" and not flow.server_conn.timestamp_start:
         return 400
     return 502
+
+
+def client_tls_failure(conn: connection.Client, host: str, port: int, client: ClientTLS | None) -> Exchange:
+    """A client whose TLS handshake with proxylens failed sent no request: record the
+    attempt as a CONNECT to where it was going, so the HAR says why nothing else appears."""
+    started = conn.timestamp_start or time.time()
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return Exchange(
+        id=conn.id,
+        request=Request(method="CONNECT", url=f"https://{authority}/", headers=Headers([("host", authority)]),
+                        timestamp_start=started, timestamp_end=started),
+        error=ExchangeError(conn.error or "the client's TLS handshake failed", "client-tls"),
+        timings=Timings(started=started, wait=max(0.0, ((conn.timestamp_end or time.time()) - started) * 1000)),
+        client_tls=client,
+        client_address=tuple(conn.peername[:2]) if conn.peername else None,
+        proxy_mode=conn.proxy_mode.full_spec if conn.proxy_mode else None,
+    )
 
 
 def timings(flow: http.HTTPFlow, new_connection: bool, ended: float | None = None) -> Timings:
