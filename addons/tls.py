@@ -213,6 +213,8 @@ class TlsAnalyzer(Analyzer):
         host = exchange.request.host
         hello = parse_client_hello(client.client_hello) if client.client_hello else None
         sni = client.sni if client.sni is not None else (hello.sni if hello else None)
+        if (exchange.proxy_mode or "").startswith("reverse"):
+            host = ""  # the client addressed proxylens itself; the request goes to the reverse target
         if sni is None and host and not _is_ip(host) and (hello is not None or client.version is not None):
             out.append(R_NO_SNI.finding(f"The client's TLS connection for {host} carries no SNI",
                                         subject="tls.client.sni", evidence={"host": host}))
