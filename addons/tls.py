@@ -19,7 +19,7 @@ import datetime as dt
 import functools
 import ipaddress
 
-from addons.tls_cert import ChainInfo, describe_chain, hostname_covered
+from addons.tls_cert import ChainInfo, describe_chain
 from addons.tls_hello import ja3, ja3_string, ja4, ja4_r, parse_client_hello
 from addons.tls_names import (
     CIPHER_SUITES,
@@ -101,10 +101,11 @@ R_NO_FS = _rule("no-forward-secrecy", Severity.WARNING,
                 "With RSA key exchange, anyone who later obtains the server's private key can decrypt recorded "
                 "traffic. Prefer ECDHE suites (all TLS 1.3 suites have forward secrecy).")
 R_BROKEN_CIPHER = _rule("broken-cipher", Severity.ERROR,
-                        "The negotiated cipher suite uses RC4, 3DES, NULL or export-grade cryptography.",
-                        "https://www.rfc-editor.org/rfc/rfc7465",
-                        "RC4 is prohibited (RFC 7465), 3DES is open to Sweet32 (64-bit blocks), NULL does not "
-                        "encrypt, export suites are breakable. Remove them from the server's cipher list.")
+                        "The negotiated cipher suite is broken: RC4, DES, 3DES, IDEA, NULL, export-grade or "
+                        "anonymous.", "https://www.rfc-editor.org/rfc/rfc9325#section-4.1",
+                        "RC4 is prohibited (RFC 7465); DES and IDEA are deprecated (RFC 5469); 3DES and IDEA have "
+                        "64-bit blocks (Sweet32); NULL does not encrypt, export suites are breakable, anonymous "
+                        "suites do not authenticate the server. Remove them from the server's cipher list.")
 R_CBC = _rule("cbc-cipher", Severity.WARNING, "The negotiated cipher suite uses CBC mode.",
               "https://www.rfc-editor.org/rfc/rfc9325#section-4.2",
               "CBC suites in TLS 1.2 (MAC-then-encrypt) were the root of Lucky13 and POODLE-style padding "
@@ -195,7 +196,8 @@ class TlsAnalyzer(Analyzer):
     def analyze(self, exchange: Exchange, session: Session) -> Analysis | None:
         client, server = exchange.client_tls, exchange.server_tls
         if client is None and server is None:
-            return None
+            failed = _client_handshake_failure(exchange)  # a HAR entry keeps the error, not the ClientHello
+            return Analysis(facts={"client": None, "server": None}, findings=failed) if failed else None
         when = exchange.request.timestamp_start or session.now
         chain = describe_chain(server.certificate_chain) if server and server.certificate_chain else None
         facts = {"client": client_facts(client) if client else None,
@@ -219,16 +221,13 @@ class TlsAnalyzer(Analyzer):
             out.append(R_NO_SNI.finding(f"The client's TLS connection for {host} carries no SNI",
                                         subject="tls.client.sni", evidence={"host": host}))
         elif sni is not None and host and sni.rstrip(".").lower() != host.rstrip("."):
-            covered = bool(chain and chain.leaf and hostname_covered(host, chain.leaf.sans))
+            covered = bool(chain and chain.covers(host))
             out.append(R_SNI_MISMATCH.finding(
                 f"Request for {host} on a TLS connection opened for {sni}"
                 + (" (the certificate covers both: HTTP/2 connection reuse)" if covered else " (domain fronting?)"),
                 subject="tls.client.sni", severity=Severity.INFO if covered else None,
                 evidence={"sni": sni, "host": host, "certificate_covers_host": covered}))
-        error = exchange.error
-        if error is not None and error.kind == "client-tls":
-            out.append(R_CLIENT_HANDSHAKE.finding(f"The client's TLS handshake failed: {error.message[:200]}",
-                                                  subject="tls.client", evidence={"error": error.message[:300]}))
+        out += _client_handshake_failure(exchange)
         if hello is not None:
             offered = [VERSIONS.get(v) for v in hello.versions]
             if offered and all(v in OBSOLETE_VERSIONS for v in offered):
@@ -253,12 +252,12 @@ class TlsAnalyzer(Analyzer):
             "certificate": leaf.facts() if leaf else _details_facts(server.security_details),
             "chain": [c.facts() for c in chain.certs] if chain else [],
             "chain_in_order": chain.in_order if chain else None,
-            "hostname_covered": hostname_covered(host, leaf.sans) if leaf and host else None,
+            "hostname_covered": chain.covers(host) if leaf and host else None,
             "expires_in_days": None,
         }
-        not_after = leaf.not_after.timestamp() if leaf else (server.security_details or {}).get("validTo")
-        if isinstance(not_after, (int, float)):
-            facts["expires_in_days"] = round((not_after - when) / 86400, 1)
+        not_after = leaf.not_after if leaf else _details_validity(server.security_details)[1]
+        if not_after is not None:
+            facts["expires_in_days"] = round((not_after.timestamp() - when) / 86400, 1)
         if server.version or leaf:
             breaches = self._breaches(server, cipher, chain)
             facts["profile"] = {"name": self.profile.name, "meets": not breaches,
@@ -271,7 +270,7 @@ class TlsAnalyzer(Analyzer):
         return judge(self.profile, version=server.version, cipher=cipher,
                      key_type=leaf.key_type if leaf else None, key_bits=leaf.key_bits if leaf else None,
                      curve=leaf.curve if leaf else None, signature=leaf.signature_algorithm if leaf else None,
-                     lifespan_days=(leaf.not_after - leaf.not_before).total_seconds() / 86400 if leaf else None)
+                     lifespan_days=leaf.lifespan_days if leaf else None)
 
     def _server_findings(self, exchange: Exchange, server: ServerTLS, chain: ChainInfo | None, facts: dict,
                          when: float) -> list[Finding]:
@@ -285,6 +284,10 @@ class TlsAnalyzer(Analyzer):
         out += self._verification(server, chain, suffix)
         if chain is not None:
             out += self._chain_checks(exchange, server, chain, when, suffix)
+        elif server.security_details:  # HAR input: no DER, but the leaf's validity
+            not_before, not_after = _details_validity(server.security_details)
+            name = str(server.security_details.get("subjectName") or "?")[:200]
+            out += self._dates(name, not_before, not_after, dt.datetime.fromtimestamp(when, dt.UTC), 0)
         out += self._negotiated(exchange, server, facts)
         if not any(f.severity in (Severity.WARNING, Severity.ERROR) for f in out) and server.verified \
                 and server.version and chain and chain.leaf:
@@ -302,7 +305,7 @@ class TlsAnalyzer(Analyzer):
         codes = {code for _, code, _ in server.verify_errors}
         leaf = chain.leaf if chain else None
         evidence = {"openssl_errors": "; ".join(f"depth {d}: {m} ({c})" for d, c, m in server.verify_errors)[:300]}
-        if SELF_SIGNED_LEAF in codes or (server.verified is False and leaf and leaf.self_signed):
+        if SELF_SIGNED_LEAF in codes:
             out.append(R_SELF_SIGNED.finding(f"Self-signed certificate for {leaf.subject_cn if leaf else '?'}"
                                              + suffix, subject="tls.server.certificate", evidence=evidence))
         elif SELF_SIGNED_IN_CHAIN in codes:
@@ -312,16 +315,19 @@ class TlsAnalyzer(Analyzer):
                 subject="tls.server.certificate", evidence=evidence))
         elif codes & set(NO_ISSUER):
             top = chain.certs[-1] if chain and chain.certs else None
-            if top is not None and top.issuer != top.subject:
+            missing = (top.issuer_cn or top.issuer) if top else "?"
+            if top is not None and not top.is_ca:  # the server sent its certificate alone
                 out.append(R_INCOMPLETE.finding(
-                    f"No issuer certificate for {top.subject_cn or top.subject}: {top.issuer_cn or top.issuer} "
-                    f"is neither sent nor trusted" + suffix, subject="tls.server.certificate", evidence=evidence))
-            else:
-                out.append(R_UNKNOWN_ISSUER.finding("The upstream chain cannot be verified: issuer unknown" + suffix,
-                                                    subject="tls.server.certificate", evidence=evidence))
+                    f"No issuer certificate for {top.subject_cn or top.subject}: {missing} is neither sent nor "
+                    f"trusted" + suffix, subject="tls.server.certificate", evidence=evidence))
+            else:  # a missing second intermediate, or a private root: the issuer is named either way
+                out.append(R_UNKNOWN_ISSUER.finding(
+                    f"The chain cannot be verified: its issuer {missing} is neither sent nor trusted (an "
+                    f"intermediate the server must send, or a root to trust with --upstream-ca)" + suffix,
+                    subject="tls.server.certificate", evidence=evidence))
         for depth, code, message in server.verify_errors:
-            if code in OWN_CHECKS and chain is not None:
-                continue
+            if code in OWN_CHECKS and chain is not None and depth < len(chain.certs):
+                continue  # the chain checks report it (a deeper depth is a trust anchor the server did not send)
             if code in (SELF_SIGNED_LEAF, SELF_SIGNED_IN_CHAIN, *NO_ISSUER):
                 continue
             out.append(R_VERIFY.finding(f"Certificate verification failed at depth {depth}: {message}" + suffix,
@@ -338,22 +344,7 @@ class TlsAnalyzer(Analyzer):
             out.append(R_VERIFY.finding(f"Unparseable certificate: {chain.error}", subject="tls.server.certificate"))
         for depth, cert in enumerate(chain.certs):
             where = {"depth": depth, "subject": cert.subject[:200]}
-            if cert.not_after < now:
-                out.append(R_EXPIRED.finding(
-                    f"Certificate {cert.subject_cn or cert.subject} expired on {cert.not_after:%Y-%m-%d}"
-                    + (f" (depth {depth})" if depth else "") + suffix,
-                    subject="tls.server.certificate", evidence={**where, "not_after": cert.not_after.isoformat()}))
-            elif cert.not_before > now:
-                out.append(R_NOT_YET_VALID.finding(
-                    f"Certificate {cert.subject_cn or cert.subject} is valid only from {cert.not_before:%Y-%m-%d}"
-                    + suffix, subject="tls.server.certificate",
-                    evidence={**where, "not_before": cert.not_before.isoformat()}))
-            elif depth == 0 and (cert.not_after - now).total_seconds() < self.expiry_days * 86400:
-                days = (cert.not_after - now).total_seconds() / 86400
-                out.append(R_EXPIRING.finding(
-                    f"Certificate {cert.subject_cn or cert.subject} expires in {days:.1f} days "
-                    f"({cert.not_after:%Y-%m-%d})", subject="tls.server.certificate",
-                    evidence={**where, "days_left": round(days, 1), "threshold_days": self.expiry_days}))
+            out += self._dates(cert.subject_cn or cert.subject, cert.not_before, cert.not_after, now, depth, suffix)
             root = depth == len(chain.certs) - 1 and cert.self_signed and depth > 0
             if not root and (cert.signature_hash in ("sha1", "md5") or cert.signature_algorithm.lower().startswith(
                     ("sha1", "md5", "md2", "dsawithsha1", "ecdsa-with-sha1"))):
@@ -367,7 +358,7 @@ class TlsAnalyzer(Analyzer):
                                               subject="tls.server.certificate",
                                               evidence={**where, "key_type": cert.key_type, "key_bits": cert.key_bits}))
         host = server.sni or exchange.request.host
-        if leaf is not None and host and not hostname_covered(host, leaf.sans):
+        if leaf is not None and host and not chain.covers(host):
             out.append(R_HOSTNAME.finding(
                 f"The certificate covers {', '.join(leaf.sans[:5]) or 'no names (no subjectAltName)'}"
                 + (" ..." if len(leaf.sans) > 5 else "") + f", not {host}" + suffix,
@@ -379,14 +370,34 @@ class TlsAnalyzer(Analyzer):
                                                for c in chain.certs)[:250], subject="tls.server.certificate"))
         return out
 
+    def _dates(self, name: str, not_before: dt.datetime | None, not_after: dt.datetime | None, now: dt.datetime,
+               depth: int, suffix: str = "") -> list[Finding]:
+        """Validity at the time of the exchange (RFC 5280 section 4.1.2.5); "expiring" is about the leaf."""
+        where = {"depth": depth, "subject": name[:200]}
+        if not_after is not None and not_after < now:
+            return [R_EXPIRED.finding(
+                f"Certificate {name} expired on {not_after:%Y-%m-%d}" + (f" (depth {depth})" if depth else "") + suffix,
+                subject="tls.server.certificate", evidence={**where, "not_after": not_after.isoformat()})]
+        if not_before is not None and not_before > now:
+            return [R_NOT_YET_VALID.finding(
+                f"Certificate {name} is valid only from {not_before:%Y-%m-%d}" + suffix,
+                subject="tls.server.certificate", evidence={**where, "not_before": not_before.isoformat()})]
+        if depth == 0 and not_after is not None and (not_after - now).total_seconds() <= self.expiry_days * 86400:
+            days = (not_after - now).total_seconds() / 86400
+            return [R_EXPIRING.finding(
+                f"Certificate {name} expires in {days:.1f} days ({not_after:%Y-%m-%d})",
+                subject="tls.server.certificate",
+                evidence={**where, "days_left": round(days, 1), "threshold_days": self.expiry_days})]
+        return []
+
     def _negotiated(self, exchange: Exchange, server: ServerTLS, facts: dict) -> list[Finding]:
         out: list[Finding] = []
         if server.version in OBSOLETE_VERSIONS:
             out.append(R_OBSOLETE.finding(f"The upstream connection uses {server.version}",
                                           subject="tls.server.version", evidence={"version": server.version}))
         cipher = facts["cipher"]
-        if cipher:
-            traits = cipher_traits(cipher)
+        traits = cipher_traits(cipher) if cipher else None
+        if traits is not None:
             evidence = {"cipher": cipher, "openssl": server.cipher}
             if not traits.forward_secret and server.version != "TLSv1.3":
                 out.append(R_NO_FS.finding(f"{cipher} has no forward secrecy", subject="tls.server.cipher",
@@ -416,6 +427,14 @@ class TlsAnalyzer(Analyzer):
         return out
 
 
+def _client_handshake_failure(exchange: Exchange) -> list[Finding]:
+    error = exchange.error
+    if error is None or error.kind != "client-tls":
+        return []
+    return [R_CLIENT_HANDSHAKE.finding(f"The client's TLS handshake failed: {error.message[:200]}",
+                                       subject="tls.client", evidence={"error": error.message[:300]})]
+
+
 @functools.lru_cache(maxsize=512)
 def _hello_facts(hello_bytes: bytes) -> dict:
     hello = parse_client_hello(hello_bytes)
@@ -440,19 +459,36 @@ def client_facts(client: ClientTLS) -> dict:
     return facts
 
 
+def _epoch(value: object) -> dt.datetime | None:
+    """Playwright's validFrom/validTo are Unix seconds; other producers' values are taken only if sane."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (ValueError, OverflowError, OSError):  # milliseconds, or garbage: not a date we can use
+        return None
+
+
+def _details_validity(details: dict | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    if not details:
+        return None, None
+    return _epoch(details.get("validFrom")), _epoch(details.get("validTo"))
+
+
 def _details_facts(details: dict | None) -> dict | None:
     """The certificate as far as a HAR's ``_securityDetails`` tells (no DER there)."""
     if not details:
         return None
+    not_before, not_after = _details_validity(details)
+    sans = details.get("sanList")
 
-    def iso(epoch):
-        if not isinstance(epoch, (int, float)):
-            return None
-        return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    def text(value: object) -> str | None:
+        return value if isinstance(value, str) else None
 
-    return {"subject": details.get("subjectName"), "issuer": details.get("issuer"),
-            "sans": list(details.get("sanList") or []), "not_before": iso(details.get("validFrom")),
-            "not_after": iso(details.get("validTo"))}
+    return {"subject": text(details.get("subjectName")), "issuer": text(details.get("issuer")),
+            "sans": [s for s in sans if isinstance(s, str)] if isinstance(sans, list) else [],
+            "not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ") if not_before else None,
+            "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ") if not_after else None}
 
 
 def _grease(value: int) -> bool:

@@ -25,7 +25,8 @@ class CertInfo:
     issuer: str
     subject_cn: str | None
     issuer_cn: str | None
-    sans: tuple[str, ...]  # DNS names and IP addresses, as written
+    dns_names: tuple[str, ...]  # subjectAltName dNSName entries, as written
+    ip_addresses: tuple[str, ...]  # subjectAltName iPAddress entries
     not_before: dt.datetime
     not_after: dt.datetime
     key_type: str  # RSA, EC, Ed25519, Ed448, DSA
@@ -37,9 +38,18 @@ class CertInfo:
     is_ca: bool
     sha256: str
 
+    @property
+    def sans(self) -> tuple[str, ...]:
+        return self.dns_names + self.ip_addresses
+
+    @property
+    def lifespan_days(self) -> float:
+        return (self.not_after - self.not_before).total_seconds() / 86400
+
     def facts(self) -> dict:
         return {
             "subject": self.subject, "issuer": self.issuer, "sans": list(self.sans),
+            "dns_names": list(self.dns_names), "ip_addresses": list(self.ip_addresses),
             "not_before": _iso(self.not_before), "not_after": _iso(self.not_after),
             "key_type": self.key_type, "key_bits": self.key_bits,
             "signature_algorithm": self.signature_algorithm, "self_signed": self.self_signed,
@@ -52,6 +62,9 @@ class ChainInfo:
     certs: tuple[CertInfo, ...]  # as sent, leaf first
     in_order: bool  # each certificate is issued by the next one (RFC 8446 section 4.4.2)
     error: str | None = None  # a certificate that could not be parsed
+
+    def covers(self, host: str) -> bool:
+        return bool(self.leaf) and hostname_covered(host, self.leaf.dns_names, self.leaf.ip_addresses)
 
     @property
     def leaf(self) -> CertInfo | None:
@@ -95,10 +108,10 @@ def _self_signed(cert: x509.Certificate) -> bool:
 def describe(cert: x509.Certificate) -> CertInfo:
     try:
         san_ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple(san_ext.get_values_for_type(x509.DNSName)) + tuple(
-            str(ip) for ip in san_ext.get_values_for_type(x509.IPAddress))
+        dns_names = tuple(san_ext.get_values_for_type(x509.DNSName))
+        ip_addresses = tuple(str(ip) for ip in san_ext.get_values_for_type(x509.IPAddress))
     except x509.ExtensionNotFound:
-        sans = ()
+        dns_names = ip_addresses = ()
     try:
         is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:
@@ -111,7 +124,7 @@ def describe(cert: x509.Certificate) -> CertInfo:
     oid = cert.signature_algorithm_oid
     return CertInfo(
         subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
-        subject_cn=_cn(cert.subject), issuer_cn=_cn(cert.issuer), sans=sans,
+        subject_cn=_cn(cert.subject), issuer_cn=_cn(cert.issuer), dns_names=dns_names, ip_addresses=ip_addresses,
         not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
         key_type=key_type, key_bits=key_bits, curve=curve,
         signature_algorithm=getattr(oid, "_name", None) or oid.dotted_string, signature_hash=sig_hash,
@@ -132,25 +145,21 @@ def describe_chain(chain: tuple[bytes, ...]) -> ChainInfo:
     return ChainInfo(tuple(describe(c) for c in certs), in_order)
 
 
-def hostname_covered(host: str, sans: tuple[str, ...]) -> bool:
-    """Does a SAN cover *host*? RFC 6125 section 6.4 as browsers apply it:
-    only subjectAltName counts (not the CN); a wildcard is the whole left-most
-    label and matches exactly one label ("*.example.com" matches
+def hostname_covered(host: str, dns_names: tuple[str, ...], ip_addresses: tuple[str, ...] = ()) -> bool:
+    """Does a subjectAltName cover *host*? RFC 6125 section 6.4 as browsers apply
+    it: only subjectAltName counts (not the CN); a wildcard is the whole
+    left-most label and matches exactly one label ("*.example.com" matches
     "a.example.com", not "example.com" nor "a.b.example.com"); an IP address
-    matches only an IP SAN."""
+    matches only an iPAddress entry (RFC 5280 section 4.2.1.6), never a
+    dNSName that happens to spell one."""
     host = host.rstrip(".").lower()
     try:
         ip = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         ip = None
-    for san in sans:
-        if ip is not None:
-            try:
-                if ipaddress.ip_address(san) == ip:
-                    return True
-            except ValueError:
-                pass
-            continue
+    if ip is not None:
+        return any(_same_ip(ip, san) for san in ip_addresses)
+    for san in dns_names:
         san = san.rstrip(".").lower()
         if san == host:
             return True
@@ -159,3 +168,10 @@ def hostname_covered(host: str, sans: tuple[str, ...]) -> bool:
             if label and rest == san[2:] and "." in rest:
                 return True
     return False
+
+
+def _same_ip(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, san: str) -> bool:
+    try:
+        return ipaddress.ip_address(san) == ip
+    except ValueError:
+        return False

@@ -182,7 +182,9 @@ def ja4_parts(hello: ClientHello, protocol: str = "t") -> tuple[str, str, str, s
     ciphers = [c for c in hello.cipher_suites if not is_grease(c)]
     extensions = [e for e in hello.extensions if not is_grease(e)]
     version = max((v for v in hello.versions if not is_grease(v)), default=hello.legacy_version)
-    ja4_a = (f"{protocol}{JA4_VERSIONS.get(version, '00')}{'d' if hello.sni is not None else 'i'}"
+    # JA4: "If the SNI extension (0x0000) exists, then the destination of the connection is a domain"
+    sni = "d" if EXT_SERVER_NAME in hello.extensions else "i"
+    ja4_a = (f"{protocol}{JA4_VERSIONS.get(version, '00')}{sni}"
              f"{min(len(ciphers), 99):02d}{min(len(extensions), 99):02d}{_alpn_chars(hello.alpn)}")
     cipher_list = ",".join(f"{c:04x}" for c in sorted(ciphers))
     ext_list = ",".join(f"{e:04x}" for e in sorted(extensions) if e not in (EXT_SERVER_NAME, EXT_ALPN))

@@ -102,18 +102,26 @@ def iana_cipher(name: str | None) -> str | None:
 @dataclass(frozen=True, slots=True)
 class CipherTraits:
     forward_secret: bool  # ephemeral key exchange: a stolen server key does not decrypt recorded traffic
-    weaknesses: tuple[str, ...]  # "CBC", "RC4", "3DES", "NULL", "EXPORT", "MD5"
+    weaknesses: tuple[str, ...]  # "NULL", "EXPORT", "RC4", "3DES", "DES", "IDEA", "ANON", "CBC"
 
 
-def cipher_traits(iana: str) -> CipherTraits:
+# Broken beyond configuration: no encryption, export-grade, RC4 (RFC 7465), 64-bit blocks (3DES: Sweet32;
+# IDEA), single DES (RFC 5469 deprecates DES and IDEA), no server authentication (anon).
+_BROKEN = (("NULL", "_NULL"), ("EXPORT", "EXPORT"), ("RC4", "_RC4_"), ("3DES", "_3DES_"), ("DES", "_DES_CBC_"),
+           ("DES", "_DES40_"), ("IDEA", "_IDEA_"), ("ANON", "_anon_"))
+
+
+def cipher_traits(iana: str) -> CipherTraits | None:
     """Read the traits off an IANA name: ``TLS_<kx>_WITH_<cipher>_<mac>`` (TLS 1.2 and older)
-    or ``TLS_<aead>_<hash>`` (TLS 1.3, always (EC)DHE per RFC 8446 section 2)."""
+    or ``TLS_<aead>_<hash>`` (TLS 1.3, always (EC)DHE per RFC 8446 section 2). None for a
+    name that is neither (an OpenSSL name proxylens does not know): its traits are unknown."""
     if "_WITH_" not in iana:
-        tls13 = iana.startswith("TLS_") and iana[4:].split("_")[0] in ("AES", "CHACHA20", "SM4")
-        return CipherTraits(forward_secret=tls13, weaknesses=())
+        if iana.startswith("TLS_") and iana[4:].split("_")[0] in ("AES", "CHACHA20", "SM4"):
+            return CipherTraits(forward_secret=True, weaknesses=())
+        return None
     kx, _, rest = iana.partition("_WITH_")
-    forward_secret = "DHE" in kx  # DHE or ECDHE; static DH/ECDH and RSA key transport are not
-    weaknesses = tuple(w for w, marker in (("NULL", "NULL"), ("EXPORT", "EXPORT"), ("RC4", "RC4"),
-                                           ("3DES", "3DES"), ("CBC", "CBC"), ("MD5", "MD5"))
-                       if marker in (rest if marker != "EXPORT" else iana))
+    forward_secret = "DHE" in kx and "anon" not in kx  # DHE/ECDHE; static DH/ECDH and RSA transport are not
+    weaknesses = tuple(dict.fromkeys(w for w, marker in _BROKEN if marker in f"{kx}_{rest}"))
+    if "_CBC_" in f"_{rest}_" or rest.endswith("_CBC"):
+        weaknesses += ("CBC",)
     return CipherTraits(forward_secret=forward_secret, weaknesses=weaknesses)
