@@ -212,7 +212,7 @@ class TlsAnalyzer(Analyzer):
     # --- client ---------------------------------------------------------------------
     def _client_findings(self, exchange: Exchange, client: ClientTLS, chain: ChainInfo | None) -> list[Finding]:
         out: list[Finding] = []
-        host = exchange.request.host
+        host = exchange.request.requested_host  # the Host header: inside a tunnel the URL has the CONNECT target
         hello = parse_client_hello(client.client_hello) if client.client_hello else None
         sni = client.sni if client.sni is not None else (hello.sni if hello else None)
         if (exchange.proxy_mode or "").startswith("reverse"):
@@ -221,7 +221,8 @@ class TlsAnalyzer(Analyzer):
             out.append(R_NO_SNI.finding(f"The client's TLS connection for {host} carries no SNI",
                                         subject="tls.client.sni", evidence={"host": host}))
         elif sni is not None and host and sni.rstrip(".").lower() != host.rstrip("."):
-            covered = bool(chain and chain.covers(host))
+            # Connection reuse is legitimate only if the certificate covers both names (RFC 9113 section 9.1.1)
+            covered = bool(chain and chain.covers(host) and chain.covers(sni))
             out.append(R_SNI_MISMATCH.finding(
                 f"Request for {host} on a TLS connection opened for {sni}"
                 + (" (the certificate covers both: HTTP/2 connection reuse)" if covered else " (domain fronting?)"),
@@ -275,7 +276,9 @@ class TlsAnalyzer(Analyzer):
     def _server_findings(self, exchange: Exchange, server: ServerTLS, chain: ChainInfo | None, facts: dict,
                          when: float) -> list[Finding]:
         out: list[Finding] = []
-        let_through = server.verify_enforced is False and server.verify_errors
+        # Under --ssl-insecure OpenSSL also runs at security level 0, so weak keys and SHA-1 may not
+        # be among its errors at all: every problem found on such a connection was let through.
+        let_through = server.verify_enforced is False
         suffix = " (let through by --ssl-insecure; a browser would refuse it)" if let_through else ""
         # Other handshake failures are the status analyzer's (status.upstream-tls-failed), verbatim.
         if server.handshake_error and "cannot agree on a TLS version" in server.handshake_error:

@@ -17,7 +17,7 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import server_hooks
 
 from .models import Exchange, ExchangeError
-from .snapshot import BodyCapture, classify_error, client_tls_failure, exchange_from_flow
+from .snapshot import BodyCapture, classify_error, client_tls_failure, exchange_from_flow, without_mitmproxy_advice
 from .tls_capture import TlsCapture, remember
 
 logger = logging.getLogger(__name__)
@@ -91,8 +91,7 @@ class Bridge:
             message = flow.response.get_text(strict=False) or f"CONNECT failed with {flow.response.status_code}"
         else:
             message = "CONNECT failed"
-        # mitmproxy appends advice about its connection_strategy option, which proxylens does not expose
-        message = message.split(" If you plan to redirect requests", 1)[0].strip()
+        message = without_mitmproxy_advice(message)
         kind = classify_error(message)
         # mitmproxy makes its 502 even when the client has already left; then nobody received it
         status = flow.response.status_code if flow.response is not None and kind != "client" else None

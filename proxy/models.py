@@ -94,6 +94,18 @@ class Request:
     body: Body = field(default_factory=Body)
     timestamp_start: float | None = None
     timestamp_end: float | None = None
+    # The Host header (HTTP/1) or :authority (HTTP/2) as the client sent it. Inside a CONNECT
+    # tunnel the URL's host is the tunnel's target, which this need not match.
+    authority: str | None = None
+
+    @property
+    def requested_host(self) -> str:
+        """The host the client asked for: authority, else the Host header, else the URL's host."""
+        value = self.authority or self.headers.get("host") or ""
+        try:
+            return (urlsplit(f"//{value}").hostname or "").lower() if value else self.host
+        except ValueError:
+            return self.host
 
     # URLs from HAR files may not parse ("http://[::1/"): the accessors then
     # answer empty rather than raise into an analyzer.

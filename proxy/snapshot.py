@@ -59,7 +59,16 @@ _UNREACHABLE_ERRORS = ("unreachable", "no route to host", "name or service not k
                        "name_not_resolved", "internet_disconnected")
 _CONNECT_ERRORS = ("connect call failed", "connection refused", "refused", "cannot connect to", *_UNREACHABLE_ERRORS)
 _TLS_ERRORS = ("certificate", "tls handshake", "ssl handshake", "handshake failed", "tlsv1 alert", "ssl:",
-               "wrong version number", "sslv3 alert", "tls alert")
+               "wrong version number", "sslv3 alert", "tls alert", "cannot agree on a tls version",
+               "does not speak tls")
+# Advice mitmproxy appends about its own options, which proxylens does not expose (its findings say what to do).
+_MITMPROXY_ADVICE = (" If you plan to redirect requests", " You may need to adjust mitmproxy's")
+
+
+def without_mitmproxy_advice(message: str) -> str:
+    for advice in _MITMPROXY_ADVICE:
+        message = message.split(advice, 1)[0]
+    return message.strip()
 
 
 def is_unreachable(message: str) -> bool:
@@ -112,7 +121,7 @@ def client_tls_failure(conn: connection.Client, host: str, port: int, client: Cl
     authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return Exchange(
         id=conn.id,
-        request=Request(method="CONNECT", url=f"https://{authority}/", headers=Headers([("host", authority)]),
+        request=Request(method="CONNECT", authority=authority, url=f"https://{authority}/", headers=Headers([("host", authority)]),
                         timestamp_start=started, timestamp_end=started),
         error=ExchangeError(conn.error or "the client's TLS handshake failed", "client-tls"),
         timings=Timings(started=started, wait=max(0.0, ((conn.timestamp_end or time.time()) - started) * 1000)),
@@ -186,6 +195,7 @@ def exchange_from_flow(
         method=req.data.method.decode("ascii", "replace"),
         url=url,
         http_version=req.http_version,
+        authority=req.host_header,
         headers=_headers(req.headers),
         body=capture.take(req.raw_content, req.headers.get("content-type")),
         timestamp_start=req.timestamp_start,
@@ -204,8 +214,9 @@ def exchange_from_flow(
             timestamp_end=r.timestamp_end,
         )
     if error is None and flow.error is not None:
-        kind = "timeout" if timed_out(flow) else classify_error(flow.error.msg)
-        error = ExchangeError(flow.error.msg, kind, proxy_status(flow, kind))
+        message = without_mitmproxy_advice(flow.error.msg)
+        kind = "timeout" if timed_out(flow) else classify_error(message)
+        error = ExchangeError(message, kind, proxy_status(flow, kind))
     sc = flow.server_conn
     peer = sc.peername
     return Exchange(

@@ -30,9 +30,10 @@ logger = logging.getLogger(__name__)
 
 # Per-connection caches are dropped on disconnect; this bounds them anyway.
 MAX_CONNECTIONS_TRACKED = 10_000
-# A failed handshake closes the connection before the flow's error is recorded:
-# its verification is kept a little longer, in a smaller cache.
-MAX_FAILED_KEPT = 1_000
+# A connection may close before its last exchange is recorded (a failed handshake,
+# a server that sends Connection: close): its verification is kept a little
+# longer, in a smaller cache.
+MAX_CLOSED_KEPT = 1_000
 
 
 def remember(cache: dict, key: str, value: object) -> None:
@@ -65,7 +66,7 @@ class Verification:
 # `mitmdump -s addons/...` modules may each carry one, and only the first to
 # see a connection installs the callback (a second would replace it).
 _verifications: dict[str, Verification] = {}
-_failed: dict[str, Verification] = {}
+_closed: dict[str, Verification] = {}
 
 
 def _text(value: bytes | None) -> str | None:
@@ -86,7 +87,15 @@ class TlsCapture:
         # Runs after mitmproxy's TlsConfig has built the connection (addons added later run later).
         from mitmproxy import ctx
 
-        if data.ssl_conn is None or data.is_dtls or data.conn.id in _verifications:
+        if data.is_dtls or data.conn.id in _verifications:
+            return
+        if data.ssl_conn is None:
+            # Loaded as a script (mitmdump -s), this hook runs before mitmproxy's TlsConfig:
+            # let it build the connection now (it skips connections that already have one).
+            tlsconfig = ctx.master.addons.get("tlsconfig")
+            if tlsconfig is not None:
+                tlsconfig.tls_start_server(data)
+        if data.ssl_conn is None:
             return
         check = Verification(enforced=not ctx.options.ssl_insecure)
         # VERIFY_PEER even under ssl_insecure (where mitmproxy sets VERIFY_NONE): the
@@ -102,10 +111,10 @@ class TlsCapture:
     def server_disconnected(self, data: server_hooks.ServerConnectionHookData) -> None:
         self._server_tls.pop(data.server.id, None)
         check = _verifications.pop(data.server.id, None)
-        if check is not None and not data.server.tls_established:
-            _failed[data.server.id] = check
-            if len(_failed) > MAX_FAILED_KEPT:
-                del _failed[next(iter(_failed))]
+        if check is not None:
+            _closed[data.server.id] = check
+            if len(_closed) > MAX_CLOSED_KEPT:
+                del _closed[next(iter(_closed))]
 
     # Snapshots -----------------------------------------------------------
     def client(self, conn: connection.Client) -> ClientTLS | None:
@@ -119,7 +128,7 @@ class TlsCapture:
     def server(self, conn: connection.Server) -> ServerTLS | None:
         cached = self._server_tls.get(conn.id)
         if cached is None:
-            cached = server_tls(conn, _verifications.get(conn.id) or _failed.get(conn.id))
+            cached = server_tls(conn, _verifications.get(conn.id) or _closed.get(conn.id))
             if conn.tls_established and conn.timestamp_end is None:
                 remember(self._server_tls, conn.id, cached)
         return cached
