@@ -20,7 +20,7 @@ import functools
 import ipaddress
 
 from addons.tls_cert import ChainInfo, describe_chain
-from addons.tls_hello import ja3, ja3_string, ja4, ja4_r, parse_client_hello
+from addons.tls_hello import is_grease, ja3, ja3_string, ja4, ja4_r, parse_client_hello
 from addons.tls_names import (
     CIPHER_SUITES,
     GROUPS,
@@ -445,10 +445,10 @@ def _hello_facts(hello_bytes: bytes) -> dict:
         return {"client_hello_error": "the ClientHello could not be parsed"}
     return {
         "versions_offered": [name_of(VERSIONS, v) for v in hello.versions],
-        "ciphers_offered": [name_of(CIPHER_SUITES, c) for c in hello.cipher_suites if not _grease(c)],
-        "groups_offered": [name_of(GROUPS, g) for g in hello.supported_groups if not _grease(g)],
-        "signature_algorithms": [name_of(SIGNATURE_SCHEMES, s) for s in hello.signature_algorithms if not _grease(s)],
-        "extensions": [e for e in hello.extensions if not _grease(e)],
+        "ciphers_offered": [name_of(CIPHER_SUITES, c) for c in hello.cipher_suites if not is_grease(c)],
+        "groups_offered": [name_of(GROUPS, g) for g in hello.supported_groups if not is_grease(g)],
+        "signature_algorithms": [name_of(SIGNATURE_SCHEMES, s) for s in hello.signature_algorithms if not is_grease(s)],
+        "extensions": [e for e in hello.extensions if not is_grease(e)],
         "ja3": ja3(hello), "ja3_string": ja3_string(hello), "ja4": ja4(hello), "ja4_r": ja4_r(hello),
     }
 
@@ -492,12 +492,6 @@ def _details_facts(details: dict | None) -> dict | None:
             "sans": [s for s in sans if isinstance(s, str)] if isinstance(sans, list) else [],
             "not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ") if not_before else None,
             "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ") if not_after else None}
-
-
-def _grease(value: int) -> bool:
-    from addons.tls_hello import is_grease
-
-    return is_grease(value)
 
 
 def _weak_key(key_type: str, bits: int | None) -> str | None:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 from tests.conftest import CHROMIUM_ARGS, chromium_path
 from tests.harschema import assert_valid_har
-from tests.support.proxyproc import PROXYLENS, proxylens_env
+from tests.support.proxyproc import PROXYLENS, Mitmdump
 
 
 def analyze(*args: str, env=None) -> subprocess.CompletedProcess:
@@ -60,26 +58,12 @@ def test_analyze_a_har_recorded_by_chromium(tmp_path, http_origin):
 
 
 def test_analyze_a_har_written_by_mitmproxy_hardump(tmp_path, http_origin, https_origin):
-    mitmdump = str(Path(sys.executable).with_name("mitmdump"))
     har = tmp_path / "mitm.har"
-    proc = subprocess.Popen(
-        [mitmdump, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"hardump={har}", "--set", f"confdir={tmp_path}",
-         "--set", "ssl_insecure=true", "--set", "flow_detail=0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=proxylens_env(tmp_path))
-    try:
-        port = None
-        for line in proc.stdout:
-            if m := re.search(r"listening at \S+:(\d+)", line):
-                port = int(m.group(1))
-                break
-        assert port
-        with httpx.Client(proxy=f"http://127.0.0.1:{port}", verify=False, trust_env=False, timeout=30) as c:
-            c.get(http_origin.url("/status/404"))
-            c.post(https_origin.url("/echo"), json={"a": 1})
-            c.get(http_origin.url("/status/302?location=/echo"), follow_redirects=False)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+    with Mitmdump(tmp_path, "--set", f"hardump={har}", "--set", "ssl_insecure=true") as mitmdump, \
+            httpx.Client(proxy=mitmdump.url, verify=False, trust_env=False, timeout=30) as c:
+        c.get(http_origin.url("/status/404"))
+        c.post(https_origin.url("/echo"), json={"a": 1})
+        c.get(http_origin.url("/status/302?location=/echo"), follow_redirects=False)
     report = analyze_json(har)
     assert [(e["method"], e["status"]) for e in report["entries"]] == [("GET", 404), ("POST", 200), ("GET", 302)]
     assert report["entries"][2]["facts"]["status"]["redirect_to"] == http_origin.url("/echo")

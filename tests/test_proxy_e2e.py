@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
 import ssl
 import stat
@@ -14,7 +13,8 @@ import httpx
 import pytest
 
 from tests.harschema import assert_valid_har
-from tests.support.proxyproc import proxylens_env
+from tests.support.proxyproc import Mitmdump, proxylens_env
+from tests.support.results import rules_of
 
 
 def client(proxy, **kw) -> httpx.Client:
@@ -23,10 +23,6 @@ def client(proxy, **kw) -> httpx.Client:
 
 def entries_by_url(har: dict) -> dict[str, dict]:
     return {e["request"]["url"]: e for e in har["log"]["entries"]}
-
-
-def rules_of(entry: dict) -> list[str]:
-    return [f["rule"] for f in entry["_proxylens"]["findings"]]
 
 
 def test_http_and_https_through_the_proxy_arrive_unchanged_and_are_recorded(start_proxy, http_origin, https_origin):
@@ -308,28 +304,12 @@ def test_configuration_errors_exit_2_with_a_clear_message(tmp_path, start_proxy)
 @pytest.mark.parametrize("modules", [["status"], ["caching"], ["cors"], ["hsts"], ["status", "caching", "cors", "hsts"]])
 def test_mitmdump_runs_an_addon_module_in_process(tmp_path, http_origin, modules):
     """Each addons/ module is also a plain mitmproxy addon (mitmdump -s addons/status.py), alone or together."""
-    import sys
 
-    mitmdump = str(Path(sys.executable).with_name("mitmdump"))
     flows = tmp_path / "flows.mitm"
     scripts = [arg for m in modules for arg in ("-s", str(Path(__file__).parents[1] / "addons" / f"{m}.py"))]
-    env = proxylens_env(tmp_path)
-    proc = subprocess.Popen([mitmdump, "--listen-host", "127.0.0.1", "-p", "0", *scripts, "-w", str(flows),
-                             "--set", f"confdir={tmp_path}", "--set", "flow_detail=0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        port = None
-        for line in proc.stdout:
-            m = re.search(r"listening at \S+:(\d+)", line)
-            if m:
-                port = int(m.group(1))
-                break
-        assert port, "mitmdump did not start"
-        with httpx.Client(proxy=f"http://127.0.0.1:{port}", trust_env=False, timeout=30) as c:
-            assert c.get(http_origin.url("/status/500")).status_code == 500
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+    with Mitmdump(tmp_path, *scripts, "-w", str(flows)) as mitmdump, \
+            httpx.Client(proxy=mitmdump.url, trust_env=False, timeout=30) as c:
+        assert c.get(http_origin.url("/status/500")).status_code == 500
     from mitmproxy import io as mio
 
     with open(flows, "rb") as f:

@@ -8,14 +8,15 @@ from __future__ import annotations
 import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
 
 from tests.harschema import assert_valid_har
+from tests.support.results import by_case, rules_of
 from tests.support.status_origin import HangingServer, StalledListener, StatusOrigin
-from tests.test_proxy_e2e import entries_by_url, rules_of
+from tests.test_proxy_e2e import entries_by_url
 
 TIMEOUT = 2  # --upstream-timeout for the hanging-upstream checks (the xfail tests use a shorter one)
 PRELOAD_READY = "max-age=31536000; includeSubDomains; preload"
@@ -49,17 +50,6 @@ def dead_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def by_case(har: dict) -> dict[str, dict]:
-    """HAR entries keyed by their ``case=`` query parameter (URLs that carry one)."""
-    out = {}
-    for entry in har["log"]["entries"]:
-        case = parse_qs(urlsplit(entry["request"]["url"]).query).get("case")
-        if case:
-            assert case[0] not in out, f"two entries for case {case[0]}"
-            out[case[0]] = entry
-    return out
 
 
 def q(**params: str) -> str:

@@ -36,11 +36,9 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
 import ssl
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +49,8 @@ import pytest
 
 from tests.conftest import CHROMIUM_ARGS, chromium_path
 from tests.harschema import assert_valid_har
-from tests.support.proxyproc import ProxyProcess, proxylens_env
+from tests.support.proxyproc import Mitmdump, ProxyProcess, proxylens_env
+from tests.support.results import by_case, rules_of
 from tests.support.tls_chains import INTERMEDIATE_CN, OTHER_HOST, Pki, make_pki
 from tests.support.tls_origin import SClient, TlsOrigin, TlsSetup, s_client
 
@@ -142,20 +141,6 @@ def start_together(tmp: Path, pki: Pki, proxies: dict[str, tuple[str, ...]]) -> 
             if not f.exception():
                 f.result().stop()
     return [f.result() for f in futures]
-
-
-def by_case(har: dict) -> dict[str, dict]:
-    out = {}
-    for entry in har["log"]["entries"]:
-        case = parse_qs(urlsplit(entry["request"]["url"]).query).get("case")
-        if case:
-            assert case[0] not in out, f"two entries for case {case[0]}"
-            out[case[0]] = entry
-    return out
-
-
-def rules_of(entry: dict, prefix: str = "") -> list[str]:
-    return [f["rule"] for f in entry["_proxylens"]["findings"] if f["rule"].startswith(prefix)]
 
 
 def tls_rules(entry: dict) -> set[str]:
@@ -669,26 +654,13 @@ def test_chromium_client_hello(tmp_path: Path, pki: Pki, origins: dict[str, TlsO
 def mitmdump_flows(tmp_path_factory: pytest.TempPathFactory, pki: Pki, origins: dict[str, TlsOrigin]) -> dict:
     """mitmdump (default, strict verification) with only addons/tls.py; a good and an expired origin."""
     tmp = tmp_path_factory.mktemp("tls-mitmdump")
-    mitmdump = str(Path(sys.executable).with_name("mitmdump"))
     flows = tmp / "flows.mitm"
-    proc = subprocess.Popen([mitmdump, "--listen-host", "127.0.0.1", "-p", "0", "-s", str(ROOT / "addons" / "tls.py"),
-                             "-w", str(flows), "--set", f"confdir={tmp}", "--set", "flow_detail=0",
-                             "--set", f"ssl_verify_upstream_trusted_ca={pki.root_pem}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=proxylens_env(tmp))
-    try:
-        port = None
-        for line in proc.stdout:
-            if m := re.search(r"listening at \S+:(\d+)", line):
-                port = int(m.group(1))
-                break
-        assert port, "mitmdump did not start"
-        with httpx.Client(proxy=f"http://127.0.0.1:{port}", trust_env=False, timeout=30,
-                          verify=ssl.create_default_context(cafile=str(tmp / "mitmproxy-ca-cert.pem"))) as c:
-            assert c.get(origins["good"].url("/echo?case=good")).status_code == 200
-            assert c.get(origins["expired"].url("/echo?case=expired")).status_code == 502
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(30)
+    with Mitmdump(tmp, "-s", str(ROOT / "addons" / "tls.py"), "-w", str(flows),
+                  "--set", f"ssl_verify_upstream_trusted_ca={pki.root_pem}") as mitmdump, \
+            httpx.Client(proxy=mitmdump.url, trust_env=False, timeout=30,
+                         verify=ssl.create_default_context(cafile=str(mitmdump.ca))) as c:
+        assert c.get(origins["good"].url("/echo?case=good")).status_code == 200
+        assert c.get(origins["expired"].url("/echo?case=expired")).status_code == 502
     from mitmproxy import io as mio
 
     with open(flows, "rb") as f:

@@ -91,3 +91,38 @@ class ProxyProcess:
     def har(self) -> dict:
         assert self.har_path is not None
         return json.loads(self.har_path.read_text())
+
+
+class Mitmdump:
+    """A bare ``mitmdump`` on an ephemeral loopback port (context manager): ``with Mitmdump(home, "-s", x) as m``."""
+
+    def __init__(self, home: Path, *args: str) -> None:
+        mitmdump = str(Path(sys.executable).with_name("mitmdump"))
+        self.ca = home / "mitmproxy-ca-cert.pem"
+        self.proc = subprocess.Popen([mitmdump, "--listen-host", "127.0.0.1", "-p", "0", "--set", f"confdir={home}",
+                                      "--set", "flow_detail=0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     env=proxylens_env(home))
+        self.port = 0
+        for line in self.proc.stdout:
+            if m := re.search(r"listening at \S+:(\d+)", line):
+                self.port = int(m.group(1))
+                break
+        if not self.port:
+            self.close()
+            raise RuntimeError("mitmdump did not start")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(30)
+
+    def __enter__(self) -> Mitmdump:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
