@@ -17,7 +17,6 @@ its subdomains) before sending anything, so seeing one is a finding.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urljoin, urlsplit
 
 from addons import HSTS_PROFILES
@@ -25,7 +24,7 @@ from addons.sts_header import StsPolicy, parse_sts
 from proxy.analyzer import Analysis, Analyzer
 from proxy.findings import Finding, Rule, Severity, catalog
 from proxy.inprocess import InProcess
-from proxy.models import Exchange
+from proxy.models import Exchange, is_ip
 from proxy.session import Session
 
 RFC6797 = "https://www.rfc-editor.org/rfc/rfc6797"
@@ -106,14 +105,6 @@ R_HTTP_AFTER_HSTS = _rule("http-after-hsts", Severity.WARNING,
                           "any request to a Known HSTS Host. Chrome shows a 307 Internal Redirect. The client here "
                           "did not apply HSTS: it is not a browser, it ignores HSTS, or its HSTS state was cleared. "
                           "Use https:// URLs in links and code.")
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def _is_document(exchange: Exchange) -> bool:

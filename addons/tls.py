@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import ipaddress
 
 from addons.tls_cert import ChainInfo, describe_chain
 from addons.tls_hello import is_grease, ja3, ja3_string, ja4, ja4_r, parse_client_hello
@@ -36,7 +35,7 @@ from addons.tls_profiles import PROFILES, judge
 from proxy.analyzer import Analysis, Analyzer
 from proxy.findings import Finding, Severity, catalog
 from proxy.inprocess import InProcess
-from proxy.models import ClientTLS, Exchange, ServerTLS
+from proxy.models import ClientTLS, Exchange, ServerTLS, is_ip
 from proxy.session import Session
 
 TLS_PROFILES = tuple(PROFILES)
@@ -217,7 +216,7 @@ class TlsAnalyzer(Analyzer):
         sni = client.sni if client.sni is not None else (hello.sni if hello else None)
         if (exchange.proxy_mode or "").startswith("reverse"):
             host = ""  # the client addressed proxylens itself; the request goes to the reverse target
-        if sni is None and host and not _is_ip(host) and (hello is not None or client.version is not None):
+        if sni is None and host and not is_ip(host) and (hello is not None or client.version is not None):
             out.append(R_NO_SNI.finding(f"The client's TLS connection for {host} carries no SNI",
                                         subject="tls.client.sni", evidence={"host": host}))
         elif sni is not None and host and sni.rstrip(".").lower() != host.rstrip("."):
@@ -504,12 +503,6 @@ def _weak_key(key_type: str, bits: int | None) -> str | None:
     return None
 
 
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 # `mitmdump -s addons/tls.py` (or mitmweb) runs this analyzer in-process.

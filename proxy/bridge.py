@@ -78,8 +78,7 @@ class Bridge:
         except Exception:  # recording must never break the proxy
             logger.exception("proxylens could not record a failed client handshake")
             return
-        self.outbox.put_nowait(exchange)
-        self.sent += 1
+        self._put(exchange)
 
     def http_connect_error(self, flow: http.HTTPFlow) -> None:
         # The CONNECT tunnel could not be set up (upstream unreachable). The
@@ -106,6 +105,9 @@ class Bridge:
         except Exception:  # a bug here must not break the proxy; say so and keep serving
             logger.exception("proxylens could not record %s %s", flow.request.method, flow.request.pretty_url)
             return
+        self._put(exchange)
+
+    def _put(self, exchange: Exchange) -> None:
         self.outbox.put_nowait(exchange)
         self.sent += 1
 

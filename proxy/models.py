@@ -8,6 +8,7 @@ hand). Everything here is frozen: analyzers must not change what they judge.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Iterator
 from urllib.parse import parse_qsl, urlsplit
@@ -83,6 +84,15 @@ class Body:
     text: str | None = None
     text_encoding: str | None = None  # "base64" when ``text`` is base64 (HAR)
     decoded_size: int | None = None  # size after content decoding, when known
+
+
+def is_ip(host: str) -> bool:
+    """An IP literal (brackets allowed), as opposed to a host name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
