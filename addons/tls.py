@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from addons.tls_cert import ChainInfo, describe_chain
+from certs.chain import ChainInfo, describe_chain
 from addons.tls_hello import is_grease, ja3, ja3_string, ja4, ja4_r, parse_client_hello
 from addons.tls_names import (
     CIPHER_SUITES,

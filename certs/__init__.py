@@ -1,21 +1,32 @@
-"""The interception CA's home: proxylens's own config directory.
+"""The interception CA: create, load, export and inspect certificates with ``cryptography``.
 
 proxylens never uses ``~/.mitmproxy``: its CA lives in ``$PROXYLENS_HOME``,
 or ``$XDG_CONFIG_HOME/proxylens``, or ``~/.config/proxylens``, a directory
-readable by its owner only. (Until proxylens creates the CA itself with
-cryptography, mitmproxy generates it there, writing the key with a 0o077
-umask; ``ensure_private`` re-checks the permissions on every start.)
+only its owner can open. Each installation creates its own CA on first use.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-CA_BASENAME = "mitmproxy"  # mitmproxy's file naming inside the config directory
-CA_CERT_FILE = f"{CA_BASENAME}-ca-cert.pem"
-CA_KEY_FILE = f"{CA_BASENAME}-ca.pem"  # holds the private key
+from .authority import (
+    DEFAULT_DAYS,
+    EXPIRY_WARNING_DAYS,
+    KEY_TYPES,
+    MAX_DAYS,
+    Authority,
+    Rotation,
+    create,
+    ensure,
+    load,
+    rotate,
+)
+from .constraints import NameRules
+from .files import CAError
+
+__all__ = ["DEFAULT_DAYS", "EXPIRY_WARNING_DAYS", "KEY_TYPES", "MAX_DAYS", "Authority", "CAError", "NameRules",
+           "Rotation", "config_dir", "create", "ensure", "load", "rotate"]
 
 
 def config_dir() -> Path:
@@ -23,19 +34,3 @@ def config_dir() -> Path:
         return Path(os.environ["PROXYLENS_HOME"]).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     return Path(base) / "proxylens"
-
-
-def ensure_private(directory: Path | None = None) -> Path:
-    """Create the config directory (0700) and tighten any key file to 0600."""
-    directory = directory or config_dir()
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if stat.S_IMODE(directory.stat().st_mode) & 0o077:
-        directory.chmod(0o700)
-    for key in directory.glob("*-ca.pem"):
-        if stat.S_IMODE(key.stat().st_mode) & 0o077:
-            key.chmod(0o600)
-    return directory
-
-
-def ca_cert_path(directory: Path | None = None) -> Path:
-    return (directory or config_dir()) / CA_CERT_FILE

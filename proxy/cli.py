@@ -10,7 +10,7 @@ import sys
 
 from addons import ENGINES, HSTS_PROFILES, TLS_PROFILES, AnalysisOptions
 
-from . import __version__
+from . import __version__, certs_cli
 from .runner import EXIT_INTERNAL, EXIT_USAGE, ProxyConfig, run_proxy
 from .snapshot import BodyCapture
 
@@ -123,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("rules", help="list every rule with its default severity and reference")
     r.add_argument("--json", action="store_true")
+    certs_cli.add_parser(sub)
     return parser
 
 
@@ -188,6 +189,8 @@ def _main(argv: list[str] | None) -> int:
         return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), analysis=analysis_from(args))
     if args.command == "rules":
         return cmd_rules(args.json)
+    if args.command == "certs":
+        return certs_cli.run(args)
     return EXIT_USAGE
 
 

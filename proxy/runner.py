@@ -17,7 +17,6 @@ import queue
 import signal
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from addons import AnalysisOptions
 
@@ -65,11 +64,15 @@ def run_proxy(config: ProxyConfig) -> int:
     import certs
 
     try:
-        confdir = certs.ensure_private()
-    except OSError as exc:
-        err(f"error: cannot use the config directory {certs.config_dir()}: {exc.strerror or exc}. "
-            "Set PROXYLENS_HOME to a directory you can write.")
+        authority, warnings, created = certs.ensure(certs.config_dir())
+        warnings += authority.validity_warnings()
+    except certs.CAError as exc:
+        err(f"error: {exc}")
         return EXIT_USAGE
+    for warning in warnings:
+        err(f"warning: {warning}")
+    if created:
+        err(f"created a new CA for this installation: {authority.subject}")
     mp = multiprocessing.get_context("spawn")
     inbox: multiprocessing.Queue = mp.Queue()
     outbox: multiprocessing.Queue = mp.Queue()
@@ -89,7 +92,7 @@ def run_proxy(config: ProxyConfig) -> int:
         return EXIT_USAGE
     code = EXIT_INTERNAL
     try:
-        code = asyncio.run(_serve(config, confdir, inbox, worker, processed))
+        code = asyncio.run(_serve(config, authority, inbox, worker, processed))
     except Exception as exc:
         err(f"internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
@@ -110,15 +113,14 @@ def run_proxy(config: ProxyConfig) -> int:
     return code
 
 
-async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -> int:
+async def _serve(config: ProxyConfig, authority, inbox, worker, processed) -> int:
     from mitmproxy import options
     from mitmproxy.addons.errorcheck import ErrorCheckHandler
     from mitmproxy.addons.termlog import TermLog
     from mitmproxy.tools.dump import DumpMaster
 
-    import certs
-
     from .bridge import Bridge
+    from .ca_scope import CaScope
     from .upstream_timeout import UpstreamTimeout
 
     loop = asyncio.get_running_loop()
@@ -137,9 +139,11 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
     bridge = Bridge(inbox, config.capture, processed)
     _quiet_cancellations(loop, bridge)
     master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), bridge)
+    if authority.name_rules is not None:
+        master.addons.add(CaScope(authority.name_rules, say=err))
     try:
         opts.update(
-            confdir=str(confdir),
+            confdir=str(authority.directory),  # mitmproxy signs its leaf certificates with our CA
             termlog_verbosity="warn",
             ssl_insecure=config.ssl_insecure,
             # Inspecting a broken server includes one that only speaks TLS 1.0/1.1: mitmproxy
@@ -148,7 +152,6 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
             ssl_verify_upstream_trusted_ca=config.upstream_ca,
             scripts=list(config.scripts),
         )
-        certs.ensure_private(confdir)  # mitmproxy may just have created the CA here
 
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -167,7 +170,7 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
             await run
             return EXIT_USAGE
         startup_errors.uninstall()
-        _announce(config, proxyserver.listen_addrs(), confdir)
+        _announce(config, proxyserver.listen_addrs(), authority)
 
         worker_died = False
 
@@ -197,13 +200,15 @@ async def _serve(config: ProxyConfig, confdir: Path, inbox, worker, processed) -
         termlog.uninstall()
 
 
-def _announce(config: ProxyConfig, addresses: list, confdir: Path) -> None:
-    import certs
-
+def _announce(config: ProxyConfig, addresses: list, authority) -> None:
     for host, port, *_ in addresses:
         shown = f"[{host}]" if ":" in host else host
         err(f"listening on {shown}:{port} ({config.mode} mode)")
-    err(f"CA certificate: {certs.ca_cert_path(confdir)} (trust it in the client to intercept HTTPS)")
+    err(f"CA certificate: {authority.cert_path} ({authority.subject}, valid until "
+        f"{authority.cert.not_valid_after_utc:%Y-%m-%d}); to intercept HTTPS, trust it: proxylens certs trust-help")
+    if authority.name_rules is not None:
+        err(f"intercepting HTTPS only for the names the CA may sign for: {authority.name_rules.describe()}; "
+            "other hosts pass through untouched")
     if config.har:
         err(f"recording HAR to {config.har}")
 

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes
 
 from addons.status import StatusAnalyzer
 from addons.tls import DEFAULT_EXPIRY_DAYS, OWN_CHECKS, TlsAnalyzer
-from addons.tls_cert import hostname_covered
+from certs.chain import hostname_covered
 from addons.tls_names import IANA_BY_OPENSSL, cipher_traits, iana_cipher
 from addons.tls_profiles import GUIDELINES, PROFILES, TLS13_SUITES, Breach, judge
 from proxy.findings import Severity, catalog

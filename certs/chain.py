@@ -1,4 +1,4 @@
-"""Certificate chains as the upstream server sent them, described for facts and checks.
+"""Certificates described as facts: upstream chains for the TLS analyzer, the CA for ``proxylens certs``.
 
 Parsing uses ``cryptography``. A chain is parsed once and cached by its bytes,
 so the requests of one connection (HTTP/1 keep-alive, HTTP/2 streams) and
@@ -17,6 +17,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.x509.oid import NameOID
+
+from .constraints import NameRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,7 @@ class CertInfo:
     self_signed: bool
     is_ca: bool
     sha256: str
+    name_constraints: str | None = None  # what a constrained CA may sign for (RFC 5280 section 4.2.1.10)
 
     @property
     def sans(self) -> tuple[str, ...]:
@@ -54,7 +57,7 @@ class CertInfo:
             "key_type": self.key_type, "key_bits": self.key_bits,
             "signature_algorithm": self.signature_algorithm, "self_signed": self.self_signed,
             "is_ca": self.is_ca, "sha256": self.sha256,
-        }
+        } | ({"name_constraints": self.name_constraints} if self.name_constraints else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,7 @@ def _self_signed(cert: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except Exception:  # noqa: BLE001 - bad signature, unsupported algorithm: not provably self-signed
+    except Exception:
         return False
     return True
 
@@ -118,9 +121,13 @@ def describe(cert: x509.Certificate) -> CertInfo:
         is_ca = False
     try:
         sig_hash = cert.signature_hash_algorithm.name if cert.signature_hash_algorithm else None
-    except Exception:  # noqa: BLE001 - an algorithm cryptography does not know
+    except Exception:
         sig_hash = None
     key_type, key_bits, curve = _key(cert)
+    try:
+        rules = NameRules.of(cert)
+    except ValueError:  # a malformed extension: cryptography parses extensions lazily
+        rules = None
     oid = cert.signature_algorithm_oid
     return CertInfo(
         subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
@@ -130,6 +137,7 @@ def describe(cert: x509.Certificate) -> CertInfo:
         signature_algorithm=getattr(oid, "_name", None) or oid.dotted_string, signature_hash=sig_hash,
         self_signed=_self_signed(cert), is_ca=is_ca,
         sha256=hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest(),
+        name_constraints=rules.describe() if rules else None,
     )
 
 
