@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import shutil
 import socket
 from dataclasses import dataclass
@@ -286,7 +287,10 @@ def _move_aside(directory: Path) -> Path | None:
     (directory / BACKUPS).chmod(PRIVATE_DIR)
     for name in present:
         shutil.move(directory / name, backup / name)
-        if not (backup / name).is_symlink():
-            (backup / name).chmod(PRIVATE_FILE)  # the backup of a key stays as private as the key
+        moved = backup / name
+        if not moved.is_symlink() and moved.lstat().st_uid == os.getuid():
+            # The backup of a key stays as private as the key. Another user's file cannot be
+            # chmod-ed, but nobody else can open it inside the 0700 backup directory anyway.
+            moved.chmod(PRIVATE_FILE)
     return backup
 

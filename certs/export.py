@@ -35,26 +35,32 @@ def encode(authority: Authority, fmt: str) -> bytes:
         return authority.cert.public_bytes(serialization.Encoding.DER)
     if fmt == "p12":
         # A certificate bag only, no key: what Windows' and macOS' importers and Android expect.
-        return pkcs12.serialize_key_and_certificates(authority.subject.encode(), None, None, [authority.cert],
-                                                     serialization.NoEncryption())
+        named = pkcs12.PKCS12Certificate(authority.cert, authority.subject.encode())
+        return pkcs12.serialize_key_and_certificates(None, None, None, [named], serialization.NoEncryption())
     if fmt == "bundle":
         return bundle_bytes(authority)
     raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
-def system_bundle() -> tuple[Path, str]:
-    """The system's CA bundle file and where it came from; certifi's Mozilla bundle if there is none."""
+def system_bundle(exclude: Path | None = None) -> tuple[Path, str]:
+    """The system's CA bundle file and where it came from; certifi's Mozilla bundle if there is none.
+
+    *exclude* is the proxylens bundle itself: after ``eval "$(proxylens certs
+    env)"``, SSL_CERT_FILE (Python's default cafile) names it, and building
+    the bundle from itself would keep every old CA in it, rotation or not.
+    """
     paths = ssl.get_default_verify_paths()
+    skip = exclude.resolve() if exclude is not None else None
     for candidate in (paths.cafile, paths.openssl_cafile, *SYSTEM_BUNDLES):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate), "the system store"
+        if candidate and Path(candidate).is_file() and Path(candidate).resolve() != skip:
+            return Path(candidate).resolve(), "the system store"  # one name for one file, however reached
     import certifi  # mitmproxy depends on it
 
     return Path(certifi.where()), "certifi's copy of Mozilla's store (no system bundle was found)"
 
 
 def bundle_bytes(authority: Authority) -> bytes:
-    source, label = system_bundle()
+    source, label = system_bundle(exclude=authority.directory / BUNDLE_FILE)
     system = source.read_bytes().rstrip(b"\n")
     header = (f"\n\n# {authority.subject} (SHA-256 {authority.fingerprint}), added by proxylens\n"
               f"# to the CAs of {label}, {source}\n").encode()

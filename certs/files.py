@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +34,7 @@ def private_dir(directory: Path) -> list[str]:
     """Create *directory* 0700, or check an existing one; return warnings."""
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        st = directory.lstat()
+        st = directory.stat()  # a symlinked config directory is fine: its target is what must be ours
     except OSError as exc:
         raise CAError(f"cannot use the config directory {directory}: {exc.strerror or exc}. "
                       "Set PROXYLENS_HOME to a directory you own.") from None
@@ -78,7 +79,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
     content is never readable by others, not even for a moment, and readers
     never see half a file.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A random name: a file left by a process killed mid-write never blocks the next one.
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
         os.fchmod(fd, mode)  # the umask may have removed bits the file should have (0644)

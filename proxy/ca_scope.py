@@ -39,10 +39,16 @@ class ConstrainedCertStore(certs.CertStore):
         return constrained
 
     def get_cert(self, commonname, sans, organization=None):
-        kept = [n for n in sans if isinstance(n, x509.DNSName | x509.IPAddress) and self.rules.permits(str(n.value))]
+        # A name with a trailing dot ("api.example.com.", from an SNI) is the same host, but a
+        # dNSName spelled that way is not "under" example.com for OpenSSL: write it without.
+        names = (x509.DNSName(n.value.rstrip(".")) if isinstance(n, x509.DNSName) else n for n in sans)
+        kept = list(dict.fromkeys(n for n in names if isinstance(n, x509.DNSName | x509.IPAddress)
+                                  and self.rules.permits(str(n.value))))
         dns = [n.value for n in kept if isinstance(n, x509.DNSName)]
-        if commonname is not None and (is_ip(commonname) or not self.rules.permits(commonname)):
-            commonname = dns[0] if dns else None
+        if commonname is not None:
+            commonname = commonname.rstrip(".")
+            if is_ip(commonname) or not self.rules.permits(commonname):
+                commonname = dns[0] if dns else None
         return super().get_cert(commonname, kept, organization)
 
 
