@@ -105,6 +105,13 @@ def _utf8(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def _private(path: str, flags: int) -> int:
+    """Open for the owner only (0600): a HAR holds URLs, bodies and, with --keep-secrets, credentials."""
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    return fd
+
+
 class HarWriter:
     """Writes one HAR file, entry by entry.
 
@@ -124,8 +131,8 @@ class HarWriter:
         self.error: str | None = None
         self._tracker = PageTracker()
         self._pages_path = self.path.with_name(self.path.name + ".pages.tmp")
-        self._file: IO[str] = open(self.path, "w", encoding="utf-8")
-        self._pages: IO[str] = open(self._pages_path, "w+", encoding="utf-8")
+        self._file: IO[str] = open(self.path, "w", encoding="utf-8", opener=_private)
+        self._pages: IO[str] = open(self._pages_path, "w+", encoding="utf-8", opener=_private)
         creator = {"name": "proxylens", "version": __version__}
         head = json.dumps({"version": HAR_VERSION, "creator": creator})[:-1]
         self._file.write('{"log": ' + head + ', "entries": [\n')

@@ -127,3 +127,25 @@ def test_finalize_writes_a_constant_tail_and_memory_stays_flat(tmp_path):
     tail_large, growth = run(20_000)
     assert tail_small == tail_large
     assert growth < 1024 * 1024, f"memory grew by {growth} bytes over the last 10,000 entries"
+
+
+def test_har_and_its_scratch_file_are_private(tmp_path):
+    """A HAR holds URLs and bodies (and credentials with --keep-secrets): 0600, even under umask 000."""
+    import os
+    import stat
+
+    existing = tmp_path / "old.har"
+    existing.write_text("{}")
+    existing.chmod(0o666)
+    old = os.umask(0)
+    try:
+        for path in (tmp_path / "new.har", existing):
+            writer = HarWriter(path)
+            scratch = path.with_name(path.name + ".pages.tmp")
+            assert stat.S_IMODE(scratch.stat().st_mode) == 0o600
+            writer.add(Pipeline(builtin_analyzers()).run(ex(0, "https://a.test/")))
+            writer.close()
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+            assert not scratch.exists()
+    finally:
+        os.umask(old)
