@@ -79,10 +79,11 @@ R_CLIENT_OBSOLETE = _rule("client-obsolete-only", Severity.WARNING,
 R_CLIENT_HANDSHAKE = _rule("client-handshake-failed", Severity.ERROR,
                            "The client's TLS handshake with proxylens failed; it sent no request.", RFC8446,
                            "Usually the client does not trust proxylens's CA, so it rejects the certificate "
-                           "proxylens presents for the site. Trust the CA certificate proxylens prints at start-up "
-                           "(mitmproxy-ca-cert.pem in its config directory): import it into the browser or system "
-                           "store, or pass it to the client (curl --cacert, NODE_EXTRA_CA_CERTS, "
-                           "REQUESTS_CA_BUNDLE). Certificate-pinning clients cannot be intercepted at all.")
+                           "proxylens presents for the site. Trust the CA certificate proxylens prints at start-up: "
+                           "`proxylens certs trust-help` gives the exact steps for each OS, browser and tool, and "
+                           "`eval \"$(proxylens certs env)\"` sets SSL_CERT_FILE, REQUESTS_CA_BUNDLE, "
+                           "CURL_CA_BUNDLE and NODE_EXTRA_CA_CERTS for one shell. Certificate-pinning clients cannot "
+                           "be intercepted at all.")
 
 # --- the server's side: the handshake -------------------------------------------
 R_OK = _rule("verified", Severity.GOOD, "The upstream certificate verified and the handshake is sound.", RFC8446)
