@@ -126,6 +126,10 @@ def new_ca(days: int = DEFAULT_DAYS, permit: NameRules | None = None, key_type: 
         x509.NameAttribute(NameOID.COMMON_NAME, f"proxylens CA ({host}, {now:%Y-%m-%d})"),
         x509.NameAttribute(NameOID.ORGANIZATION_NAME, "proxylens"),
         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "local interception CA, do not share the key"),
+        # Makes the subject unique per CA: stores that index CAs by subject never confuse an old
+        # CA with its same-day replacement.
+        x509.NameAttribute(NameOID.SERIAL_NUMBER, x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+                           .digest.hex()[:16]),
     ])
     builder = (
         x509.CertificateBuilder()

@@ -65,18 +65,18 @@ Undo: certutil -delstore Root {serial}   (with -user if you added it that way)""
   Settings > Privacy & Security > Certificates > View Certificates... > Authorities > Import...
   choose {ca} and tick "Trust this CA to identify websites".
 From a shell instead (Firefox closed; certutil is in libnss3-tools / nss-tools), for each profile:
-  certutil -d sql:$HOME/.mozilla/firefox/PROFILE -A -t "C,," -n {q_nick} -i {q_ca}
+  certutil -d "sql:$HOME/.mozilla/firefox/PROFILE" -A -t "C,," -n {q_nick} -i {q_ca}
 On Windows and macOS Firefox can use the OS store instead: about:config >
 security.enterprise_roots.enabled = true, after the windows or macos steps.
 Undo: Authorities > select "{nick}" > Delete or Distrust."""),
     Target("chromium", "Chrome and Chromium on Linux: the NSS database in ~/.pki/nssdb "
                        "(on macOS and Windows they use the OS store: see macos, windows)", """\
   sudo apt-get install libnss3-tools   # certutil (Fedora: sudo dnf install nss-tools)
-  mkdir -p $HOME/.pki/nssdb
-  [ -f $HOME/.pki/nssdb/cert9.db ] || certutil -d sql:$HOME/.pki/nssdb -N --empty-password
-  certutil -d sql:$HOME/.pki/nssdb -A -t "C,," -n {q_nick} -i {q_ca}
-Restart the browser. Check: certutil -d sql:$HOME/.pki/nssdb -L
-Undo: certutil -d sql:$HOME/.pki/nssdb -D -n {q_nick}"""),
+  mkdir -p "$HOME/.pki/nssdb"
+  [ -f "$HOME/.pki/nssdb/cert9.db" ] || certutil -d "sql:$HOME/.pki/nssdb" -N --empty-password
+  certutil -d "sql:$HOME/.pki/nssdb" -A -t "C,," -n {q_nick} -i {q_ca}
+Restart the browser. Check: certutil -d "sql:$HOME/.pki/nssdb" -L
+Undo: certutil -d "sql:$HOME/.pki/nssdb" -D -n {q_nick}"""),
     Target("python", "Python: requests, httpx, urllib, aiohttp, pip", """\
 requests replaces certifi's store with the file you give it, so give it the bundle:
   export REQUESTS_CA_BUNDLE={q_bundle}
@@ -115,8 +115,9 @@ TARGET_KEYS = tuple(t.key for t in TARGETS)
 
 
 def nickname(authority: Authority) -> str:
-    """The name the CA gets in NSS and Firefox: its own common name, unique per CA."""
-    return authority.subject
+    """The name the CA gets in NSS and Firefox: its common name plus the start of its fingerprint,
+    so the old and the new CA of a same-day rotation never share one (NSS would delete the wrong one)."""
+    return f"{authority.subject} {authority.fingerprint.replace(':', '')[:8]}"
 
 
 def help_text(authority: Authority, bundle: Path, keys: list[str] | None = None) -> str:
