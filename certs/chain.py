@@ -103,7 +103,7 @@ def _self_signed(cert: x509.Certificate) -> bool:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except Exception:
+    except Exception:  # noqa: BLE001 - bad signature, unsupported algorithm: not provably self-signed
         return False
     return True
 
@@ -121,7 +121,7 @@ def describe(cert: x509.Certificate) -> CertInfo:
         is_ca = False
     try:
         sig_hash = cert.signature_hash_algorithm.name if cert.signature_hash_algorithm else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - an algorithm cryptography does not know
         sig_hash = None
     key_type, key_bits, curve = _key(cert)
     try:

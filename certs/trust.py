@@ -127,7 +127,7 @@ def help_text(authority: Authority, bundle: Path, keys: list[str] | None = None)
         "q_ca": shlex.quote(str(authority.cert_path)), "q_bundle": shlex.quote(str(bundle)),
         "r_bundle": repr(str(bundle)), "q_nick": shlex.quote(nickname(authority)),
         "alias": "proxylens-" + hashlib.sha256(der).hexdigest()[:8],
-        "sha1": hashlib.sha1(der).hexdigest().upper(),
+        "sha1": hashlib.sha1(der).hexdigest().upper(),  # how macOS's security tool names a certificate
         "serial": f"{authority.cert.serial_number:x}", "der_name": "proxylens-ca.cer",
         "env": env_text(authority.cert_path, bundle),
     }

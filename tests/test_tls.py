@@ -684,7 +684,7 @@ def test_client_handshake_failure_says_what_happened():
     finding = one(result, "tls.client-handshake-failed")
     assert finding.summary == f"The client's TLS handshake failed: {CLIENT_TLS_ERROR}"
     assert finding.evidence == {"error": CLIENT_TLS_ERROR} and finding.subject == "tls.client"
-    assert "mitmproxy-ca-cert.pem" in finding.detail
+    assert "proxylens certs trust-help" in finding.detail and "NODE_EXTRA_CA_CERTS" in finding.detail
     assert result.facts["tls"]["server"] is None
     assert result.facts["tls"]["client"]["ja4"].startswith("t13d")
 
