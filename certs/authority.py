@@ -44,7 +44,8 @@ DHPARAM_FILE = "mitmproxy-dhparam.pem"
 BACKUPS = "backups"
 # Files of a CA that rotation moves aside: ours, and the PKCS#12 copies mitmproxy
 # itself wrote when it generated the CA (before proxylens 0.2), one holding the key.
-CA_FILES = (KEY_FILE, CERT_FILE, "mitmproxy-ca.p12", "mitmproxy-ca-cert.p12", "mitmproxy-ca-cert.cer")
+LEGACY_KEY_COPY = "mitmproxy-ca.p12"
+CA_FILES = (KEY_FILE, CERT_FILE, LEGACY_KEY_COPY, "mitmproxy-ca-cert.p12", "mitmproxy-ca-cert.cer")
 
 KEY_TYPES = ("ec", "rsa")
 DEFAULT_DAYS = 365  # short: a CA that is forgotten in trust stores stops working within a year
@@ -214,6 +215,11 @@ def load(directory: Path) -> tuple[Authority, list[str]]:
     if current != authority.pem:  # missing, edited or stale: it is derived from the key file
         write_atomic(public, authority.pem, PUBLIC_FILE)
         warnings.append(f"rewrote {public} from {path}")
+    legacy = directory / LEGACY_KEY_COPY
+    if legacy.exists():
+        warnings.append(f"{legacy} is a second copy of the CA private key, written when mitmproxy generated this "
+                        "CA for an older proxylens (a 10-year CA). Run `proxylens certs rotate` to replace it with "
+                        "a proxylens CA and move both aside, then trust the new CA.")
     if not (directory / DHPARAM_FILE).is_file():
         from mitmproxy.certs import DEFAULT_DHPARAM
 

@@ -751,7 +751,12 @@ def test_rotate_a_ca_made_by_mitmproxy(tmp_path):
     home = tmp_path / "home"
     CertStore.create_store(home, "mitmproxy", 2048)
     made = {name: (home / name).read_bytes() for name in CA_FILES}
+    # it loads, with a warning about the second copy of the key mitmproxy wrote beside it
+    _, warnings = certs.load(home)
+    assert any("mitmproxy-ca.p12" in w and "second copy of the CA private key" in w and "rotate" in w
+               for w in warnings), warnings
     done = certs.rotate(home)
+    assert certs.load(home)[1] == []
     assert done.old is not None and isinstance(done.authority.key, rsa.RSAPrivateKey)
     assert lifetime_days(done.authority.cert) == MAX_DAYS + 2  # mitmproxy's CAs last ten years
     assert sorted(os.listdir(done.backup)) == sorted(CA_FILES)  # the .p12 holding the key too
