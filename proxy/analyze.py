@@ -8,11 +8,13 @@ from typing import IO
 
 from addons import AnalysisOptions
 
+from .gate import Gate, GateConfig
 from .har_reader import HarError, exchange_from_har, iter_entries
 from .loader import ScriptError
 from .pipeline import Result
 from .plainlog import Tally, exchange_line, summary_text
-from .runner import EXIT_OK, EXIT_USAGE
+from .policy import PolicyError
+from .runner import EXIT_OK, EXIT_POLICY, EXIT_USAGE
 from .worker import build_pipeline
 
 
@@ -30,10 +32,13 @@ def _report_entry(index: int, result: Result) -> dict:
 
 
 def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
-            analysis: AnalysisOptions | None = None, out: IO[str] = sys.stdout) -> int:
+            analysis: AnalysisOptions | None = None, out: IO[str] = sys.stdout, gate: GateConfig | None = None) -> int:
     try:
         pipeline = build_pipeline(scripts, analysis)
-    except ScriptError as exc:
+        judge = Gate(gate) if gate is not None else None
+        if judge is not None:
+            judge.check_rules()
+    except (ScriptError, PolicyError) as exc:
         print(f"proxylens: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     tally = Tally()
@@ -51,6 +56,8 @@ def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
                 continue
             result = pipeline.run(exchange)
             tally.add(result)
+            if judge is not None:
+                judge.add(result)
             if as_json:
                 out.write(("\n" if first else ",\n") + json.dumps(_report_entry(entry.index, result), default=str))
                 first = False
@@ -70,4 +77,9 @@ def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
     if fatal:
         print(f"proxylens: error: {fatal}", file=sys.stderr)
         return EXIT_USAGE
+    if judge is not None:
+        verdict, messages = judge.close()
+        for line in messages:
+            print(f"proxylens: {line}", file=sys.stderr)
+        return EXIT_POLICY if verdict.failed else EXIT_OK
     return EXIT_OK

@@ -11,6 +11,7 @@ import sys
 from addons import ENGINES, HSTS_PROFILES, TLS_PROFILES, AnalysisOptions
 
 from . import __version__, certs_cli
+from .gate import GateConfig
 from .runner import EXIT_INTERNAL, EXIT_USAGE, ProxyConfig, run_proxy
 from .snapshot import BodyCapture
 
@@ -82,14 +83,11 @@ def analysis_from(args: argparse.Namespace) -> AnalysisOptions:
                            cert_expiry_days=args.cert_expiry_days)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="proxylens", description="An HTTP(S) debugging proxy that explains every exchange.")
-    parser.add_argument("--version", action="version", version=f"proxylens {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-
-    p = sub.add_parser("proxy", help="run the proxy until Ctrl-C (SIGINT) or SIGTERM")
+def proxy_options(p: argparse.ArgumentParser, default_port: int) -> None:
+    """Options of the proxy itself, shared by `proxy` and `run`."""
     p.add_argument("--listen-host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--listen-port", type=int, default=8080, help="port to bind (default 8080; 0 picks a free one)")
+    p.add_argument("--listen-port", type=int, default=default_port,
+                   help=f"port to bind (default {default_port}; 0 picks a free one)")
     p.add_argument("--mode", type=mode, default="regular", help="regular | reverse:URL | upstream:URL | socks5")
     p.add_argument("--har", metavar="FILE", help="stream every exchange into this HAR file")
     p.add_argument("--quiet", action="store_true", help="no per-exchange lines, only the summary")
@@ -114,12 +112,71 @@ def build_parser() -> argparse.ArgumentParser:
                         "many seconds (default 60; 0 waits as long as mitmproxy does, 10 minutes)")
     analysis_options(p)
 
+
+def gate_options(p: argparse.ArgumentParser, running: bool = False) -> None:
+    """The policy and the reports: `run` always judges, `proxy` and `analyze` when given --policy."""
+    p.add_argument("--policy", metavar="FILE",
+                   help="proxylens.toml or a pyproject.toml with [tool.proxylens]"
+                        + (" (default: the one in the current directory, if any)" if running else
+                           "; judge the traffic against it at the end (exit 1 when it fails)"))
+    p.add_argument("--baseline", metavar="FILE", help="accepted findings (default: the policy's `baseline`)")
+    if running:
+        p.add_argument("--update-baseline", action="store_true",
+                       help="accept every current warn- and fail-level finding: write them to the baseline")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report (one test case per rule and host)")
+    p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 report")
+    p.add_argument("--json-report", metavar="FILE", help="write the verdict as JSON")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set)")
+
+
+def gate_from(args: argparse.Namespace, running: bool = False) -> GateConfig | None:
+    reports = tuple((kind, path) for kind, path in (("junit", args.junit), ("sarif", args.sarif),
+                                                     ("json", args.json_report), ("markdown", args.markdown)) if path)
+    policy = args.policy
+    if policy is None and running:
+        from .policy import find_policy
+
+        found = find_policy()
+        policy = str(found) if found else None
+    if not (running or policy or reports or args.baseline):
+        return None
+    return GateConfig(policy=policy, baseline=args.baseline, update_baseline=getattr(args, "update_baseline", False),
+                      reports=reports)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="proxylens", description="An HTTP(S) debugging proxy that explains every exchange.")
+    parser.add_argument("--version", action="version", version=f"proxylens {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    p = sub.add_parser("proxy", help="run the proxy until Ctrl-C (SIGINT) or SIGTERM")
+    proxy_options(p, default_port=8080)
+    gate_options(p)
+
+    w = sub.add_parser("run", help="run a command (e.g. your end-to-end tests) through the proxy, then judge "
+                                   "the traffic against the policy",
+                       usage="proxylens run [options] -- CMD [ARGS...]")
+    proxy_options(w, default_port=0)
+    gate_options(w, running=True)
+    w.add_argument("--no-proxy", default="", metavar="HOSTS",
+                   help="NO_PROXY for the command: hosts that bypass proxylens (default: none, so even loopback "
+                        "origins are judged; an inherited NO_PROXY is replaced)")
+    w.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- CMD [ARGS...]")
+
     a = sub.add_parser("analyze", help="analyze a HAR file from any browser or tool")
     a.add_argument("file", metavar="FILE.har")
     a.add_argument("--json", action="store_true", help="print a machine-readable report")
     a.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with extra analyzers (repeatable)")
     analysis_options(a)
+    gate_options(a)
+
+    pol = sub.add_parser("policy", help="write a starter policy")
+    ps = pol.add_subparsers(dest="policy_command", required=True, parser_class=Parser)
+    pi = ps.add_parser("init", help="write proxylens.toml listing every rule with its default level")
+    pi.add_argument("-o", "--output", default="proxylens.toml", metavar="FILE")
+    pi.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     r = sub.add_parser("rules", help="list every rule with its default severity and reference")
     r.add_argument("--json", action="store_true")
@@ -164,7 +221,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "proxy":
+    if args.command in ("proxy", "run"):
+        running = args.command == "run"
+        command = tuple(args.argv[1:] if args.argv[:1] == ["--"] else args.argv) if running else ()
+        if running and not command:
+            print("proxylens: error: run needs a command: proxylens run [options] -- CMD [ARGS...]", file=sys.stderr)
+            return EXIT_USAGE
         for path in [*args.scripts, *([args.upstream_ca] if args.upstream_ca else [])]:
             if not os.path.isfile(path):
                 print(f"proxylens: error: {path} does not exist", file=sys.stderr)
@@ -174,7 +236,7 @@ def _main(argv: list[str] | None) -> int:
             listen_port=args.listen_port,
             mode=args.mode,
             har=args.har,
-            quiet=args.quiet,
+            quiet=args.quiet or running,  # in `run` the command's own output comes first
             scripts=tuple(args.scripts),
             redact=not args.keep_secrets,
             capture=BodyCapture(args.body_capture, args.max_body),
@@ -182,11 +244,19 @@ def _main(argv: list[str] | None) -> int:
             upstream_ca=args.upstream_ca,
             analysis=analysis_from(args),
             upstream_timeout=args.upstream_timeout,
+            gate=gate_from(args, running),
+            command=command,
+            no_proxy=getattr(args, "no_proxy", ""),
         ))
     if args.command == "analyze":
         from .analyze import analyze
 
-        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), analysis=analysis_from(args))
+        return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), analysis=analysis_from(args),
+                       gate=gate_from(args))
+    if args.command == "policy":
+        from .policy_init import write_starter
+
+        return write_starter(args.output, args.force)
     if args.command == "rules":
         return cmd_rules(args.json)
     if args.command == "certs":

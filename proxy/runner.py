@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from addons import AnalysisOptions
 
+from .gate import GateConfig
 from .snapshot import BodyCapture
 from .worker import WorkerConfig, worker_main
 
@@ -41,6 +42,9 @@ class ProxyConfig:
     upstream_ca: str | None = None
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
     upstream_timeout: float = 60.0
+    gate: GateConfig | None = None  # judge against a policy: exit 1 when it fails
+    command: tuple[str, ...] = ()  # `proxylens run -- CMD`: run it through the proxy, then judge
+    no_proxy: str = ""  # NO_PROXY for the command
 
 
 def err(message: str) -> None:
@@ -80,7 +84,7 @@ def run_proxy(config: ProxyConfig) -> int:
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, quiet=config.quiet,
                                  scripts=config.scripts,
                                  max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
-                                 analysis=config.analysis)
+                                 analysis=config.analysis, gate=config.gate)
     worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),
                         name="proxylens-analysis")
     worker.start()
@@ -91,8 +95,9 @@ def run_proxy(config: ProxyConfig) -> int:
             f"(exit code {payload})")
         return EXIT_USAGE
     code = EXIT_INTERNAL
+    child = ChildExit()
     try:
-        code = asyncio.run(_serve(config, authority, inbox, worker, processed))
+        code = asyncio.run(_serve(config, authority, inbox, worker, processed, child))
     except Exception as exc:
         err(f"internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
@@ -105,15 +110,27 @@ def run_proxy(config: ProxyConfig) -> int:
         worker.join(10)
         if kind == "done":
             print(payload["summary"], flush=True)
+            for line in payload["policy_messages"]:
+                (err if line.startswith("error:") else lambda m: print(f"proxylens: {m}", flush=True))(line)
             if not payload["har_ok"] and code == EXIT_OK:
                 code = EXIT_INTERNAL
+            if payload["policy_failed"] and code == EXIT_OK:
+                code = EXIT_POLICY
         else:
             err(f"the analysis worker died (exit code {payload}); the HAR and the summary are incomplete")
             code = EXIT_INTERNAL
+    # In `run`, a command that failed decides the exit code: the suite's own failure comes first.
+    if child.code:
+        return child.code
     return code
 
 
-async def _serve(config: ProxyConfig, authority, inbox, worker, processed) -> int:
+@dataclass
+class ChildExit:
+    code: int | None = None
+
+
+async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child: ChildExit) -> int:
     from mitmproxy import options
     from mitmproxy.addons.errorcheck import ErrorCheckHandler
     from mitmproxy.addons.termlog import TermLog
@@ -154,8 +171,16 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed) -> in
         )
 
         stop = asyncio.Event()
+        command: list = []  # the running `run` command, once started
+
+        def on_signal(sig: int) -> None:
+            if command and command[0].returncode is None:
+                command[0].send_signal(sig)  # the command stops, then so do we
+            else:
+                stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         run = asyncio.create_task(master.run())
         started = asyncio.create_task(bridge.running_event.wait())
         await asyncio.wait({run, started}, return_when=asyncio.FIRST_COMPLETED)
@@ -184,6 +209,24 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed) -> in
             stop.set()
 
         watcher = asyncio.create_task(watch_worker())
+        if config.command:
+            from .wrap import command_env, start_command
+
+            env = command_env(config, proxyserver.listen_addrs()[0][1], authority)
+            try:
+                command.append(await start_command(config.command, env))
+            except OSError as exc:
+                err(f"error: cannot run {config.command[0]}: {exc.strerror or exc}")
+                child.code = EXIT_USAGE
+                stop.set()
+            else:
+                async def wait_command() -> None:
+                    returncode = await command[0].wait()
+                    # Killed by a signal: the shell's convention, 128 + the signal number.
+                    child.code = 128 - returncode if returncode < 0 else returncode
+                    stop.set()
+
+                asyncio.create_task(wait_command())
         await asyncio.wait({run, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
         watcher.cancel()
         if run.done():

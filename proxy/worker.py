@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 
 from addons import AnalysisOptions
 
+from .gate import Gate, GateConfig
 from .loader import ScriptError, analyzers_in, load_script
 from .pipeline import Pipeline, Result
 from .plainlog import Tally, exchange_line, summary_text, write_line
+from .policy import PolicyError
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class WorkerConfig:
     scripts: tuple[str, ...] = field(default_factory=tuple)
     max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
+    gate: GateConfig | None = None  # judge against a policy and write reports
 
 
 def build_pipeline(scripts: tuple[str, ...], options: AnalysisOptions | None = None) -> Pipeline:
@@ -58,9 +61,12 @@ class Sink:
         self.har = (HarWriter(config.har_path, redact=config.redact, max_body=config.max_body)
                     if config.har_path else None)
         self.console = not config.quiet
+        self.gate = Gate(config.gate) if config.gate is not None else None
 
     def add(self, result: Result) -> None:
         self.tally.add(result)
+        if self.gate is not None:
+            self.gate.add(result)
         if self.har is not None:
             before = self.har.error
             self.har.add(result)
@@ -80,7 +86,12 @@ class Sink:
         summary = summary_text(self.tally, self.config.har_path, har.entries if har else None)
         if har is not None and (har.error or har.lost):
             summary += f"\nHAR incomplete: {har.error} ({har.lost} entries not recorded)"
-        return {"summary": summary, "tally": self.tally.as_dict(), "har_ok": har is None or not har.error}
+        done = {"summary": summary, "tally": self.tally.as_dict(), "har_ok": har is None or not har.error,
+                "policy_failed": False, "policy_messages": []}
+        if self.gate is not None:
+            verdict, messages = self.gate.close()
+            done.update(policy_failed=verdict.failed, policy_messages=messages)
+        return done
 
 
 def process(pipeline: Pipeline, sink: Sink, exchange) -> None:
@@ -105,8 +116,10 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
     try:
         pipeline = build_pipeline(config.scripts, config.analysis)
         sink = Sink(config)
+        if sink.gate is not None:
+            sink.gate.check_rules()
     except BaseException as exc:  # a script may even call sys.exit(): report it, never hang the proxy
-        outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError)) else
+        outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError, PolicyError)) else
                     f"{type(exc).__name__}: {exc}"))
         return
     outbox.put(("ready", None))
