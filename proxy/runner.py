@@ -111,7 +111,10 @@ def run_proxy(config: ProxyConfig) -> int:
         if kind == "done":
             print(payload["summary"], flush=True)
             for line in payload["policy_messages"]:
-                (err if line.startswith("error:") else lambda m: print(f"proxylens: {m}", flush=True))(line)
+                if line.startswith("error:"):
+                    err(line)
+                else:
+                    print(f"proxylens: {line}", flush=True)
             if not payload["har_ok"] and code == EXIT_OK:
                 code = EXIT_INTERNAL
             if payload["policy_failed"] and code == EXIT_OK:
