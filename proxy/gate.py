@@ -75,7 +75,7 @@ def verdict_line(verdict: Verdict) -> str:
     accepted = sum(g.count - g.new for g in verdict.groups if g.level == "fail")
     extra = f", {accepted} accepted by the baseline" if accepted else ""
     if failed:
-        shown = ", ".join(f"{g.rule} @ {g.host} ({g.new})" for g in failed[:5])
+        shown = ", ".join(f"{g.rule} @ {g.host} ({g.new_failures})" for g in failed[:5])
         more = f" and {len(failed) - 5} more" if len(failed) > 5 else ""
-        return f"policy: FAILED: {sum(g.new for g in failed)} new fail-level finding(s): {shown}{more}{extra}"
+        return f"policy: FAILED: {sum(g.new_failures for g in failed)} new fail-level finding(s): {shown}{more}{extra}"
     return f"policy: passed ({verdict.count('warn')} warning(s){extra}; {verdict.out_of_scope} out of scope)"

@@ -90,19 +90,21 @@ class Group:
     severity: Severity
     count: int = 0
     new: int = 0  # not accepted by the baseline
+    new_failures: int = 0  # of those, the ones at level fail (an override may lower some URLs' level)
     examples: list[Example] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
-        return self.level == "fail" and self.new > 0
+        return self.new_failures > 0
 
     @property
     def category(self) -> str:
         return self.rule.split(".", 1)[0]
 
-    def add(self, finding: Finding, example: Example, new: bool) -> None:
+    def add(self, finding: Finding, example: Example, new: bool, level: Level) -> None:
         self.count += 1
         self.new += new
+        self.new_failures += new and level == "fail"
         self.severity = max(self.severity, finding.severity)
         if example not in self.examples:
             bisect.insort(self.examples, example)
@@ -111,7 +113,8 @@ class Group:
     def as_dict(self) -> dict:
         rule = catalog.get(self.rule)
         return {"rule": self.rule, "host": self.host, "level": self.level, "severity": self.severity.value,
-                "count": self.count, "new": self.new, "accepted": self.count - self.new, "failed": self.failed,
+                "count": self.count, "new": self.new, "accepted": self.count - self.new,
+                "new_failures": self.new_failures, "failed": self.failed,
                 "description": rule.summary if rule else "", "reference": rule.reference if rule else "",
                 "examples": [e.__dict__ for e in self.examples]}
 
@@ -135,7 +138,7 @@ class Verdict:
         return {"verdict": "fail" if self.failed else "pass", "exchanges": self.exchanges,
                 "out_of_scope": self.out_of_scope, "baseline": self.baseline,
                 "counts": {level: self.count(level) for level in ("fail", "warn", "info")},
-                "new_failures": sum(g.new for g in self.groups if g.level == "fail"),
+                "new_failures": sum(g.new_failures for g in self.groups),
                 "hosts": dict(sorted(self.hosts.items())), "groups": [g.as_dict() for g in self.groups]}
 
 
@@ -173,7 +176,7 @@ class Judge:
                 group.level = level  # an override may raise one URL's level: the group shows the highest
             # While a baseline is being recorded, everything it will hold counts as accepted.
             new = key not in self.baseline and self.recorded is None
-            group.add(finding, Example(url, method, status, finding.summary[:300]), new)
+            group.add(finding, Example(url, method, status, finding.summary[:300]), new, level)
 
     def verdict(self) -> Verdict:
         groups = sorted(self.groups.values(), key=lambda g: (-LEVEL_RANK[g.level], g.rule, g.host))

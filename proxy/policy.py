@@ -49,8 +49,13 @@ class PolicyError(Exception):
 
 def _host_glob(value: str) -> str:
     value = value.strip().lower()
-    if not value or any(c in value for c in "/ ") or "://" in value:
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]  # [::1] as in URLs; hosts are compared without brackets
+    if not value or any(c in value for c in "/ []") or "://" in value:
         raise ValueError(f"{value!r} is not a host glob (e.g. example.com, *.staging.example.com, 10.0.*)")
+    if value.count(":") == 1:
+        raise ValueError(f"{value!r}: write the host without a port ({value.split(':')[0]!r}); "
+                         "scope matches host names, whatever the port")
     return value
 
 
@@ -109,19 +114,20 @@ class Policy(BaseModel):
 
     def check_rules(self, known: list[str]) -> None:
         """Every rule key must name a rule or match one: a typo would silently change nothing."""
-        tables = [("rules", self.rules)] + [(f"overrides[{i}].rules", o.rules) for i, o in enumerate(self.overrides)]
-        for where, table in tables:
+        tables = [("rules", ("rules",), self.rules)] + [
+            (f"overrides[{i}].rules", ("overrides", i, "rules"), o.rules) for i, o in enumerate(self.overrides)]
+        for where, loc, table in tables:
             for key in table:
                 if any(fnmatch.fnmatchcase(r, key) for r in known):
                     continue
                 close = difflib.get_close_matches(key, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else "; `proxylens rules` lists them"
-                raise PolicyError(f"{self._where(where.split('[')[0], key)}: {where}.{key!r} matches no rule{hint}")
+                raise PolicyError(f"{self._where((*loc, key))}: {where}.{key!r} matches no rule{hint}")
 
-    def _where(self, table: str, key: str) -> str:
+    def _where(self, loc: tuple) -> str:
         if self.source is None:
             return "policy"
-        line = _line_of(self.source, (table, key))
+        line = _line_of(self.source, loc)
         return f"{self.source}:{line}" if line else str(self.source)
 
 
@@ -134,20 +140,44 @@ def _lookup(table: dict[str, Level], rule: str) -> Level | None:
 
 
 def _line_of(path: Path, loc: tuple) -> int | None:
-    """The line where the innermost named key of *loc* is written (TOML keeps no positions)."""
+    """The line where the key at *loc* is written (TOML keeps no positions): the key's line inside its
+    own table (``[levels]``, the N-th ``[[overrides]]``, ``[tool.proxylens]`` in pyproject.toml), else
+    that table's header line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
-    names = [str(p) for p in loc if isinstance(p, str)]
-    for name in reversed(names):
-        pattern = re.compile(rf'^\s*(?:"{re.escape(name)}"|\'{re.escape(name)}\'|{re.escape(name)})\s*=|'
-                             rf'^\s*\[+\s*(?:tool\.proxylens\.)?{re.escape(name)}\s*\]+|'
-                             rf'[{{,]\s*"?{re.escape(name)}"?\s*=')
-        for number, text in enumerate(lines, 1):
-            if pattern.search(text):
+    root = "tool.proxylens" if path.name == "pyproject.toml" else ""
+    parts = [p for p in loc if p != "[key]"]
+    if not parts:
+        return None
+    table, index, keys = root, None, [str(parts[0])]
+    if parts[0] in ("levels", "rules") and len(parts) > 1:
+        table, keys = _join(root, str(parts[0])), [str(parts[1]), str(parts[0])]
+    elif parts[0] == "overrides" and len(parts) > 1 and isinstance(parts[1], int):
+        table, index = _join(root, "overrides"), parts[1]
+        keys = [str(p) for p in reversed(parts[2:])]
+    current, seen, header_line = "", -1, None
+    for number, text in enumerate(lines, 1):
+        header = re.match(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]", text)
+        if header:
+            current = header.group(2).strip().replace('"', "")
+            if current == table and header.group(1) == "[[":
+                seen += 1
+            if current == table and (index is None or seen == index):
+                header_line = number
+            continue
+        if current != table or (index is not None and seen != index):
+            continue
+        for key in keys:
+            name = re.escape(key)
+            if re.search(rf'^\s*(?:"{name}"|\'{name}\'|{name})\s*=|[{{,]\s*["\']?{name}["\']?\s*=', text):
                 return number
-    return None
+    return header_line
+
+
+def _join(root: str, name: str) -> str:
+    return f"{root}.{name}" if root else name
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -162,7 +192,8 @@ def load_policy(path: str | Path) -> Policy:
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from None
     if path.name == "pyproject.toml":
-        data = data.get("tool", {}).get("proxylens")
+        tool = data.get("tool")
+        data = tool.get("proxylens") if isinstance(tool, dict) else None
         if data is None:
             raise PolicyError(f"{path}: has no [tool.proxylens] table")
     try:
@@ -170,7 +201,7 @@ def load_policy(path: str | Path) -> Policy:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = error["loc"]
+            loc = tuple(p for p in error["loc"] if p != "[key]")  # pydantic marks errors in a dict key so
             key = ".".join(str(p) for p in loc) or "(top level)"
             line = _line_of(path, loc)
             where = f"{path}:{line}" if line else str(path)
@@ -200,7 +231,8 @@ def find_policy(start: Path | None = None) -> Path | None:
     pyproject = start / "pyproject.toml"
     if pyproject.is_file():
         try:
-            if "proxylens" in tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}):
+            tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool")
+            if isinstance(tool, dict) and "proxylens" in tool:
                 return pyproject
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return pyproject  # let load_policy report what is wrong with it

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 from xml.etree import ElementTree as ET
 
 from . import __version__
@@ -30,46 +31,44 @@ def junit(verdict: Verdict) -> str:
     by_category: dict[str, list] = {}
     for group in verdict.groups:
         by_category.setdefault(group.category, []).append(group)
-    # A run without findings still shows what was judged: one passing case per host.
-    hosts = sorted(verdict.hosts)
     total = failures = 0
-    for category in sorted(by_category) + (["proxylens"] if hosts else []):
-        groups = by_category.get(category, [])
+    for category in sorted(by_category):
         suite = ET.SubElement(suites, "testsuite", name=f"proxylens.{category}")
-        cases = 0
         failed = 0
-        for group in groups:
+        for group in by_category[category]:
             case = ET.SubElement(suite, "testcase", classname=f"proxylens.{category}",
                                  name=f"{group.rule} @ {group.host}", time="0")
-            cases += 1
             text = _describe(group)
             if group.failed:
                 failed += 1
                 rule = catalog.get(group.rule)
-                failure = ET.SubElement(case, "failure", type=group.rule,
-                                        message=f"{group.new} new finding(s): {rule.summary if rule else group.rule}")
+                failure = ET.SubElement(case, "failure", type=group.rule, message=(
+                    f"{group.new_failures} new finding(s): {rule.summary if rule else group.rule}"))
                 failure.text = text
             else:
                 ET.SubElement(case, "system-out").text = text
-        if category == "proxylens":
-            for host in hosts:
-                case = ET.SubElement(suite, "testcase", classname="proxylens.hosts", name=f"judged @ {host}",
-                                     time="0")
-                ET.SubElement(case, "system-out").text = f"{verdict.hosts[host]} exchange(s) judged"
-                cases += 1
-        suite.set("tests", str(cases))
-        suite.set("failures", str(failed))
-        suite.set("errors", "0")
-        suite.set("skipped", "0")
-        suite.set("time", "0")
-        total += cases
+        _totals(suite, len(by_category[category]), failed)
+        total += len(by_category[category])
         failures += failed
+    if verdict.hosts:
+        # A run without findings still shows what was judged: one passing case per host.
+        suite = ET.SubElement(suites, "testsuite", name="proxylens (judged hosts)")
+        for host in sorted(verdict.hosts):
+            case = ET.SubElement(suite, "testcase", classname="proxylens.hosts", name=f"judged @ {host}", time="0")
+            ET.SubElement(case, "system-out").text = f"{verdict.hosts[host]} exchange(s) judged"
+        _totals(suite, len(verdict.hosts), 0)
+        total += len(verdict.hosts)
     suites.set("tests", str(total))
     suites.set("failures", str(failures))
     suites.set("errors", "0")
     suites.set("time", "0")
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def _totals(suite: ET.Element, tests: int, failures: int) -> None:
+    for name, value in (("tests", tests), ("failures", failures), ("errors", 0), ("skipped", 0), ("time", 0)):
+        suite.set(name, str(value))
 
 
 def _describe(group) -> str:
@@ -88,7 +87,7 @@ def _describe(group) -> str:
 def markdown(verdict: Verdict) -> str:
     passed = not verdict.failed
     out = [f"## proxylens: {'passed' if passed else 'FAILED'}", ""]
-    new_failures = sum(g.new for g in verdict.groups if g.level == "fail")
+    new_failures = sum(g.new_failures for g in verdict.groups)
     out.append(f"{verdict.exchanges} exchange(s), {sum(verdict.hosts.values())} judged on {len(verdict.hosts)} "
                f"host(s), {verdict.out_of_scope} out of scope. Findings: {verdict.count('fail')} fail "
                f"({new_failures} new), {verdict.count('warn')} warn, {verdict.count('info')} info.")
@@ -132,7 +131,7 @@ def sarif(verdict: Verdict) -> str:
             results.append({
                 "ruleId": g.rule, "ruleIndex": index[g.rule], "level": SARIF_LEVEL[g.level],
                 "message": {"text": f"{e.summary} ({e.method} {e.url}, {g.count} on {g.host})"},
-                "locations": [{"physicalLocation": {"artifactLocation": {"uri": e.url}}}],
+                "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.url)}}}],
                 "partialFingerprints": {"proxylens/v1": f"{g.rule}|{g.host}|{e.method}|{e.url}"},
                 "baselineState": "new" if g.new else "unchanged",
             })
@@ -141,6 +140,11 @@ def sarif(verdict: Verdict) -> str:
         "results": results,
     }]}
     return json.dumps(log, indent=2) + "\n"
+
+
+def _uri(url: str) -> str:
+    """A valid RFC 3986 URI reference: browsers send characters such as | unencoded."""
+    return quote(url, safe=":/?#[]@!$&'()*+,;=%~")
 
 
 WRITERS = {"junit": junit, "markdown": markdown, "json": json_report, "sarif": sarif}
