@@ -110,14 +110,15 @@ def run_proxy(config: ProxyConfig) -> int:
         worker.join(10)
         if kind == "done":
             print(payload["summary"], flush=True)
+            skipped = config.command and not child.started  # nothing ran: a verdict would mislead
             for line in payload["policy_messages"]:
                 if line.startswith("error:"):
                     err(line)
-                else:
+                elif not skipped:
                     print(f"proxylens: {line}", flush=True)
             if not payload["har_ok"] and code == EXIT_OK:
                 code = EXIT_INTERNAL
-            if payload["policy_failed"] and code == EXIT_OK:
+            if payload["policy_failed"] and code == EXIT_OK and not skipped:
                 code = EXIT_POLICY
         else:
             err(f"the analysis worker died (exit code {payload}); the HAR and the summary are incomplete")
@@ -131,6 +132,7 @@ def run_proxy(config: ProxyConfig) -> int:
 @dataclass
 class ChildExit:
     code: int | None = None
+    started: bool = False
 
 
 async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child: ChildExit) -> int:
@@ -175,8 +177,10 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
 
         stop = asyncio.Event()
         command: list = []  # the running `run` command, once started
+        signals: list[int] = []
 
         def on_signal(sig: int) -> None:
+            signals.append(sig)
             if command and command[0].returncode is None:
                 command[0].send_signal(sig)  # the command stops, then so do we
             else:
@@ -212,12 +216,16 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
             stop.set()
 
         watcher = asyncio.create_task(watch_worker())
-        if config.command:
+        if config.command and stop.is_set():
+            # Stopped during start-up: never start a command nobody would wait for.
+            child.code = 128 + signals[-1] if signals else None
+        elif config.command:
             from .wrap import command_env, start_command
 
             env = command_env(config, proxyserver.listen_addrs()[0][1], authority)
             try:
                 command.append(await start_command(config.command, env))
+                child.started = True
             except OSError as exc:
                 err(f"error: cannot run {config.command[0]}: {exc.strerror or exc}")
                 child.code = EXIT_USAGE
