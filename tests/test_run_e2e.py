@@ -138,51 +138,42 @@ def scripts(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-def _origin(bad: str, certs=None) -> RunOrigin:
-    return RunOrigin(bad, *((str(certs.cert_pem), str(certs.key_pem)) if certs else ()))
+def _serving(bad: str, certs=None):
+    """A RunOrigin for one module: HTTPS when given the origin's certificates."""
+    server = RunOrigin(bad, *((str(certs.cert_pem), str(certs.key_pem)) if certs else ()))
+    yield server
+    server.close()
 
 
 @pytest.fixture(scope="module")
 def clean_http():
-    s = _origin("none")
-    yield s
-    s.close()
+    yield from _serving("none")
 
 
 @pytest.fixture(scope="module")
 def clean_https(origin_certs):
-    s = _origin("none", origin_certs)
-    yield s
-    s.close()
+    yield from _serving("none", origin_certs)
 
 
 @pytest.fixture(scope="module")
 def bad_http():
-    s = _origin("all")
-    yield s
-    s.close()
+    yield from _serving("all")
 
 
 @pytest.fixture(scope="module")
 def bad_https(origin_certs):
-    s = _origin("all", origin_certs)
-    yield s
-    s.close()
+    yield from _serving("all", origin_certs)
 
 
 @pytest.fixture(scope="module")
 def split_http():
     """Clean as 127.0.0.1, misconfigured as localhost."""
-    s = _origin("localhost")
-    yield s
-    s.close()
+    yield from _serving("localhost")
 
 
 @pytest.fixture(scope="module")
 def split_https(origin_certs):
-    s = _origin("localhost", origin_certs)
-    yield s
-    s.close()
+    yield from _serving("localhost", origin_certs)
 
 
 @dataclass

@@ -88,7 +88,12 @@ class Running:
 
     scheme = "http"
 
-    def __init__(self, server: ThreadingHTTPServer) -> None:
+    def __init__(self, server: ThreadingHTTPServer, certfile: str | None = None, keyfile: str | None = None) -> None:
+        if certfile:  # HTTPS
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(certfile, keyfile)
+            server.socket = ctx.wrap_socket(server.socket, server_side=True)
+            self.scheme = "https"
         self.server = server
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
@@ -108,13 +113,7 @@ class Origin(Running):
     """A threaded origin server; ``https`` when given a cert chain and key."""
 
     def __init__(self, certfile: str | None = None, keyfile: str | None = None) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        if certfile:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(certfile, keyfile)
-            server.socket = ctx.wrap_socket(server.socket, server_side=True)
-            self.scheme = "https"
-        super().__init__(server)
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), certfile, keyfile)
 
     def url(self, path: str = "/", host: str | None = None) -> str:
         host = host or ("localhost" if self.scheme == "https" else "127.0.0.1")

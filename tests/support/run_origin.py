@@ -22,7 +22,6 @@ host) for tests that check what reached the origin.
 from __future__ import annotations
 
 import json
-import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -76,12 +75,7 @@ class RunOrigin(Running):
         self.requests: list[tuple[str, str, str]] = []
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         server.run_origin = self  # type: ignore[attr-defined]
-        if certfile:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(certfile, keyfile)
-            server.socket = ctx.wrap_socket(server.socket, server_side=True)
-            self.scheme = "https"
-        super().__init__(server)
+        super().__init__(server, certfile, keyfile)
 
     def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
         return f"{self.scheme}://{host}:{self.port}{path}"
