@@ -244,14 +244,16 @@ def create(directory: Path, days: int = DEFAULT_DAYS, permit: NameRules | None =
 
 
 def ensure(directory: Path) -> tuple[Authority, list[str], bool]:
-    """Load the CA, creating a default one on first use: (authority, warnings, created)."""
+    """The CA ready for use, created on first use: (authority, warnings, created).
+
+    CAError when it cannot be used, expired included; a CA close to expiry is a warning."""
     warnings = private_dir(directory)
     with locked(directory):
         created = not exists(directory)
         if created:
             _write(directory, *new_ca())
     authority, more = load(directory)
-    return authority, warnings + more, created
+    return authority, warnings + more + authority.validity_warnings(), created
 
 
 @dataclass(frozen=True)

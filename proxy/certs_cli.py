@@ -94,8 +94,6 @@ def _ready() -> certs.Authority:
         err(f"warning: {w}")
     if created:
         err(f"created a new CA: {authority.subject}, valid until {authority.cert.not_valid_after_utc:%Y-%m-%d}")
-    for w in authority.validity_warnings():
-        err(f"warning: {w}")
     return authority
 
 

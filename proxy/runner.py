@@ -69,7 +69,6 @@ def run_proxy(config: ProxyConfig) -> int:
 
     try:
         authority, warnings, created = certs.ensure(certs.config_dir())
-        warnings += authority.validity_warnings()
     except certs.CAError as exc:
         err(f"error: {exc}")
         return EXIT_USAGE
