@@ -13,11 +13,7 @@ from certs import export, trust
 from certs.authority import CERT_FILE, DHPARAM_FILE, KEY_FILE, exists
 from certs.files import PUBLIC_FILE, mode_of, write_atomic
 
-EXIT_OK, EXIT_USAGE = 0, 2
-
-
-def err(message: str) -> None:
-    print(f"proxylens: {message}", file=sys.stderr, flush=True)
+from .runner import EXIT_OK, EXIT_USAGE, err
 
 
 def _days(text: str) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .findings import catalog
 from .policy import DEFAULT_LEVELS, load_policy
+from .runner import EXIT_OK, EXIT_USAGE
 
 HEAD = """\
 # proxylens policy: which hosts `proxylens run` judges, and how much each rule matters.
@@ -52,12 +53,12 @@ def write_starter(output: str, force: bool) -> int:
     path = Path(output)
     if path.exists() and not force:
         print(f"proxylens: error: {path} exists; add --force to overwrite it", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         path.write_text(starter_text(), encoding="utf-8")
     except OSError as exc:
         print(f"proxylens: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     load_policy(path)  # what we write must be a valid policy
     print(f"wrote {path}: every rule at its default level; edit it, then `proxylens run -- YOUR TESTS`")
-    return 0
+    return EXIT_OK
