@@ -8,13 +8,15 @@ from typing import IO
 
 from addons import AnalysisOptions
 
+from .console import ConsoleOutput
+from .display import DisplayConfig, DisplayError, check_categories
 from .gate import Gate, GateConfig
 from .har_reader import HarError, exchange_from_har, iter_entries
 from .loader import ScriptError
 from .pipeline import Result
-from .plainlog import Tally, exchange_line, summary_text
 from .policy import PolicyError
 from .runner import EXIT_OK, EXIT_POLICY, EXIT_USAGE
+from .summary import Tally, summary_text
 from .worker import build_pipeline
 
 
@@ -32,16 +34,23 @@ def _report_entry(index: int, result: Result) -> dict:
 
 
 def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
-            analysis: AnalysisOptions | None = None, out: IO[str] = sys.stdout, gate: GateConfig | None = None) -> int:
+            analysis: AnalysisOptions | None = None, out: IO[str] = sys.stdout, gate: GateConfig | None = None,
+            display: DisplayConfig | None = None) -> int:
+    """Analyze a HAR: per entry what *display* asks for (plain lines with their findings by default)
+    or, with *as_json*, a JSON report; then the summary. The entries' own URLs are shown unredacted:
+    the file is already on disk, and redacting would hide what it holds."""
+    display = display or DisplayConfig()
     try:
         pipeline = build_pipeline(scripts, analysis)
+        check_categories(display.categories, [a.name for a in pipeline.analyzers])
         judge = Gate(gate) if gate is not None else None
         if judge is not None:
             judge.check_rules()
-    except (ScriptError, PolicyError) as exc:
+    except (ScriptError, PolicyError, DisplayError) as exc:
         print(f"proxylens: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    tally = Tally()
+    tally = Tally(redact=False)
+    console = None if as_json else ConsoleOutput(display, redact=False, out=out, findings_under_lines=True)
     problems: list[str] = []
     fatal: str | None = None
     if as_json:
@@ -62,15 +71,13 @@ def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
                 out.write(("\n" if first else ",\n") + json.dumps(_report_entry(entry.index, result), default=str))
                 first = False
             else:
-                out.write(exchange_line(result) + "\n")
-                for f in sorted(result.findings, key=lambda f: -f.severity.rank):
-                    out.write(f"    {f.severity.value:7} {f.rule}: {f.summary}\n")
+                console.add(result)
     except HarError as exc:
         fatal = str(exc)
     if as_json:
         out.write("\n], " + json.dumps({"summary": tally.as_dict(), "problems": problems, "error": fatal})[1:] + "\n")
     else:
-        out.write(summary_text(tally, None, None) + "\n")
+        out.write(summary_text(tally, color=display.color, width=console.console.width) + "\n")
     out.flush()
     for problem in problems:
         print(f"proxylens: skipped {problem}", file=sys.stderr)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -11,6 +12,8 @@ import sys
 from addons import ENGINES, HSTS_PROFILES, TLS_PROFILES, AnalysisOptions
 
 from . import __version__, certs_cli
+from .display import DisplayConfig
+from .findings import Severity
 from .gate import GateConfig
 from .runner import EXIT_INTERNAL, EXIT_USAGE, ProxyConfig, run_proxy
 from .snapshot import BodyCapture
@@ -90,7 +93,6 @@ def proxy_options(p: argparse.ArgumentParser, default_port: int) -> None:
                    help=f"port to bind (default {default_port}; 0 picks a free one)")
     p.add_argument("--mode", type=mode, default="regular", help="regular | reverse:URL | upstream:URL | socks5")
     p.add_argument("--har", metavar="FILE", help="stream every exchange into this HAR file")
-    p.add_argument("--quiet", action="store_true", help="no per-exchange lines, only the summary")
     p.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with proxylens analyzers and/or mitmproxy addons (repeatable)")
     p.add_argument("--keep-secrets", action="store_true",
@@ -111,6 +113,48 @@ def proxy_options(p: argparse.ArgumentParser, default_port: int) -> None:
                    help="answer 504 Gateway Timeout when the upstream server has not responded within this "
                         "many seconds (default 60; 0 waits as long as mitmproxy does, 10 minutes)")
     analysis_options(p)
+    display_options(p)
+
+
+def flow_filter(text: str) -> str:
+    from .display import parse_flow_filter
+
+    try:
+        parse_flow_filter(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (mitmproxy's filter language, e.g. '~d example.com & ~c 404'; "
+                                         "see https://docs.mitmproxy.org/stable/concepts/filters/)") from None
+    return text
+
+
+def display_options(p: argparse.ArgumentParser, live: bool = True) -> None:
+    """What the console shows; the HAR, the summary and the policy always see every exchange."""
+    g = p.add_argument_group("console")
+    g.add_argument("--quiet", action="store_true", help="nothing per exchange, only the summary")
+    g.add_argument("--explain", action="store_true",
+                   help="a tree per exchange: each analyzer's facts in plain language, each finding with its fix")
+    g.add_argument("--no-color", action="store_true",
+                   help="plain lines without colour or control codes" + (", no live table" if live else "")
+                        + " (also when NO_COLOR is set or the output is not a terminal)")
+    g.add_argument("--host", dest="hosts", action="append", default=[], metavar="GLOB",
+                   help="show only exchanges with a matching host, e.g. '*.example.com' (repeatable)")
+    g.add_argument("--category", dest="categories", action="append", default=[], metavar="CAT",
+                   help="show only these analyzers' facts and findings: caching, cors, status, hsts, tls, ... "
+                        "(repeatable)")
+    g.add_argument("--min-severity", choices=[s.value for s in Severity], default="good",
+                   help="show only findings at or above this severity, and only exchanges that have one")
+    g.add_argument("--filter", dest="flow_filter", type=flow_filter, metavar="EXPR",
+                   help="show only exchanges matching this mitmproxy filter expression, e.g. '~m POST & ~c 500'")
+
+
+def display_from(args: argparse.Namespace, *, running: bool = False, live: bool = True) -> DisplayConfig:
+    from .display import choose_mode
+
+    # In `run` the command's own output comes first: only the summary, unless --explain is asked for.
+    quiet = args.quiet or (running and not args.explain)
+    chosen = choose_mode(sys.stdout, quiet=quiet, explain=args.explain, no_color=args.no_color, live=live)
+    return dataclasses.replace(chosen, hosts=tuple(args.hosts), categories=tuple(args.categories),
+                               min_severity=Severity(args.min_severity), flow_filter=args.flow_filter)
 
 
 def gate_options(p: argparse.ArgumentParser, running: bool = False) -> None:
@@ -170,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with extra analyzers (repeatable)")
     analysis_options(a)
+    display_options(a, live=False)
     gate_options(a)
 
     pol = sub.add_parser("policy", help="write a starter policy")
@@ -236,7 +281,7 @@ def _main(argv: list[str] | None) -> int:
             listen_port=args.listen_port,
             mode=args.mode,
             har=args.har,
-            quiet=args.quiet or running,  # in `run` the command's own output comes first
+            display=display_from(args, running=running),
             scripts=tuple(args.scripts),
             redact=not args.keep_secrets,
             capture=BodyCapture(args.body_capture, args.max_body),
@@ -252,7 +297,7 @@ def _main(argv: list[str] | None) -> int:
         from .analyze import analyze
 
         return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), analysis=analysis_from(args),
-                       gate=gate_from(args))
+                       gate=gate_from(args), display=display_from(args, live=False))
     if args.command == "policy":
         from .policy_init import write_starter
 

@@ -85,6 +85,24 @@ class Finding(BaseModel):
     def to_json(self) -> dict:
         return self.model_dump(mode="json")
 
+    def __rich_console__(self, console, options):
+        """Severity, rule and summary on one line; then why it matters and the fix; then the reference."""
+        from rich.padding import Padding
+        from rich.text import Text
+
+        from .theme import severity_style
+
+        yield Text.assemble((f"{self.severity.value:<7}", severity_style(self.severity)), " ",
+                            (self.rule, "rule"), " ", self.summary)
+        if self.detail:
+            # Details use Markdown code spans only: draw them as code, without the backticks
+            # (a full Markdown renderer pads every line to the console width).
+            parts = self.detail.split("`")
+            detail = Text.assemble(*((part, "code") if i % 2 else part for i, part in enumerate(parts)))
+            yield Padding(detail, (0, 0, 0, 8))
+        if self.reference:
+            yield Text.assemble(" " * 8, ("see ", "muted"), (self.reference, "reference"))
+
 
 @dataclass(frozen=True)
 class Rule:

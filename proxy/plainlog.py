@@ -1,13 +1,11 @@
-"""Plain, stable one-line-per-exchange output and the end-of-run summary.
+"""Plain, stable one-line-per-exchange output.
 
-No control codes: this is also what CI logs show. (The rich console comes
-in its own module.)
+No control codes: this is what CI logs and pipes show, and what the
+terminal shows with --no-color or NO_COLOR.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO
 
@@ -53,40 +51,6 @@ def exchange_line(result: Result, *, redact: bool = False) -> str:
         more = f" (+{len(notable) - 1})" if len(notable) > 1 else ""
         line += f" | {worst.severity.value}: {worst.rule}: {clean(worst.summary)}{more}"
     return line
-
-
-@dataclass
-class Tally:
-    exchanges: int = 0
-    failed: int = 0
-    by_severity: Counter = field(default_factory=Counter)
-    by_rule: Counter = field(default_factory=Counter)
-
-    def add(self, result: Result) -> None:
-        self.exchanges += 1
-        if result.exchange.response is None:
-            self.failed += 1
-        for f in result.findings:
-            self.by_severity[f.severity.value] += 1
-            self.by_rule[f.rule] += 1
-
-    def as_dict(self) -> dict:
-        return {
-            "exchanges": self.exchanges,
-            "failed": self.failed,
-            "findings": dict(self.by_severity),
-            "rules": dict(self.by_rule),
-        }
-
-
-def summary_text(tally: Tally, har_path: str | None, har_entries: int | None) -> str:
-    sev = ", ".join(f"{tally.by_severity[s.value]} {s.value}" for s in reversed(Severity) if tally.by_severity[s.value])
-    lines = [f"proxylens: {tally.exchanges} exchanges ({tally.failed} without response); findings: {sev or 'none'}"]
-    for rule, count in tally.by_rule.most_common(5):
-        lines.append(f"  {count:6d}  {rule}")
-    if har_path is not None:
-        lines.append(f"HAR written to {har_path} ({har_entries} entries)")
-    return "\n".join(lines)
 
 
 def write_line(out: IO[str], text: str) -> None:

@@ -12,17 +12,20 @@ The worker is watched throughout: if it dies, the proxy says so and stops
 from __future__ import annotations
 
 import asyncio
+import io
 import multiprocessing
 import queue
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from addons import AnalysisOptions
 
+from .display import DisplayConfig
 from .gate import GateConfig
 from .snapshot import BodyCapture
-from .worker import WorkerConfig, worker_main
+from .worker import Notice, Started, WorkerConfig, worker_main
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 GRACE_SECONDS = 3.0
@@ -34,7 +37,7 @@ class ProxyConfig:
     listen_port: int = 8080
     mode: str = "regular"
     har: str | None = None
-    quiet: bool = False
+    display: DisplayConfig = field(default_factory=DisplayConfig)
     scripts: tuple[str, ...] = field(default_factory=tuple)
     redact: bool = True
     capture: BodyCapture = field(default_factory=BodyCapture)
@@ -47,8 +50,48 @@ class ProxyConfig:
     no_proxy: str = ""  # NO_PROXY for the command
 
 
+class Messages(io.TextIOBase):
+    """Where the proxy process's messages go (ours and mitmproxy's log): stderr, or, while the
+    worker's live view owns the terminal, the worker, which prints them above the table."""
+
+    def __init__(self) -> None:
+        self.to_worker: Callable[[str], None] | None = None
+        self._partial = ""
+
+    def isatty(self) -> bool:  # mitmproxy's log: no colour codes in what we forward
+        return False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.to_worker is None:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            return len(text)
+        self._partial += text
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            if line:
+                self.to_worker(line)
+        return len(text)
+
+
+messages = Messages()
+
+
 def err(message: str) -> None:
-    print(f"proxylens: {message}", file=sys.stderr, flush=True)
+    messages.write(f"proxylens: {message}\n")
+
+
+def _forward_to(inbox: multiprocessing.Queue, worker: multiprocessing.Process) -> Callable[[str], None]:
+    def forward(line: str) -> None:
+        if worker.is_alive():
+            inbox.put(Notice(line))
+        else:  # nobody would print it
+            print(line, file=sys.stderr, flush=True)
+
+    return forward
 
 
 def _receive(outbox: multiprocessing.Queue, worker: multiprocessing.Process) -> tuple[str, object]:
@@ -80,7 +123,7 @@ def run_proxy(config: ProxyConfig) -> int:
     inbox: multiprocessing.Queue = mp.Queue()
     outbox: multiprocessing.Queue = mp.Queue()
     processed = mp.RawValue("Q", 0)  # exchanges the worker has finished: the bridge's backlog gauge
-    worker_config = WorkerConfig(har_path=config.har, redact=config.redact, quiet=config.quiet,
+    worker_config = WorkerConfig(har_path=config.har, redact=config.redact, display=config.display,
                                  scripts=config.scripts,
                                  max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
                                  analysis=config.analysis, gate=config.gate)
@@ -101,6 +144,7 @@ def run_proxy(config: ProxyConfig) -> int:
         err(f"internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
     finally:
+        messages.to_worker = None  # the live view is about to stop: messages go to stderr again
         if worker.is_alive():
             inbox.put(None)
         else:
@@ -151,7 +195,7 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
     # summary). Errors logged during start-up (port in use, a script addon
     # that fails) are collected here rather than by mitmproxy's errorcheck,
     # which would sys.exit() from inside the event loop.
-    termlog = TermLog(out=sys.stderr)
+    termlog = TermLog(out=messages)
     errorcheck = master.addons.get("errorcheck")
     errorcheck.finish()
     master.addons.remove(errorcheck)
@@ -202,6 +246,11 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
             return EXIT_USAGE
         startup_errors.uninstall()
         _announce(config, proxyserver.listen_addrs(), authority)
+        if config.display.mode == "live":
+            host, port, *_ = proxyserver.listen_addrs()[0]
+            inbox.put(Started(f"{_address(host, port)} ({config.mode})",
+                              "trust the CA: proxylens certs trust-help"))
+            messages.to_worker = _forward_to(inbox, worker)
 
         worker_died = False
 
@@ -253,10 +302,13 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
         termlog.uninstall()
 
 
+def _address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def _announce(config: ProxyConfig, addresses: list, authority) -> None:
     for host, port, *_ in addresses:
-        shown = f"[{host}]" if ":" in host else host
-        err(f"listening on {shown}:{port} ({config.mode} mode)")
+        err(f"listening on {_address(host, port)} ({config.mode} mode)")
     err(f"CA certificate: {authority.cert_path} ({authority.subject}, valid until "
         f"{authority.cert.not_valid_after_utc:%Y-%m-%d}); to intercept HTTPS, trust it: proxylens certs trust-help")
     if authority.name_rules is not None:

@@ -2,9 +2,10 @@
 and prints the per-exchange log, so the proxy's event loop never waits for
 analysis.
 
-Protocol: the proxy process puts Exchanges (or lists of them) on ``inbox``
-and ``None`` to finish. The worker answers on ``outbox`` with
-``("ready", None)`` or ``("error", message)`` at start and ``("done",
+Protocol: the proxy process puts Exchanges (or lists of them) on ``inbox``,
+``Started`` once it listens, ``Notice`` for its messages while the live view
+owns the terminal, and ``None`` to finish. The worker answers on ``outbox``
+with ``("ready", None)`` or ``("error", message)`` at start and ``("done",
 summary)`` at the end.
 """
 
@@ -19,18 +20,34 @@ from dataclasses import dataclass, field
 
 from addons import AnalysisOptions
 
+from .display import DisplayConfig, DisplayError, check_categories
 from .gate import Gate, GateConfig
 from .loader import ScriptError, analyzers_in, load_script
 from .pipeline import Pipeline, Result
-from .plainlog import Tally, exchange_line, summary_text, write_line
 from .policy import PolicyError
+from .summary import Tally, summary_text
+
+
+@dataclass(frozen=True)
+class Started:
+    """The proxy listens (the live view's header shows where, and how to trust the CA)."""
+
+    address: str
+    ca_hint: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message of the proxy process, shown by the worker while the live view owns the terminal."""
+
+    text: str
 
 
 @dataclass(frozen=True)
 class WorkerConfig:
     har_path: str | None = None
     redact: bool = True
-    quiet: bool = False
+    display: DisplayConfig = field(default_factory=DisplayConfig)
     scripts: tuple[str, ...] = field(default_factory=tuple)
     max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
@@ -54,13 +71,14 @@ class Sink:
     """Everything done with one analyzed exchange: HAR, log line, tally."""
 
     def __init__(self, config: WorkerConfig) -> None:
+        from .console import ConsoleOutput
         from .har_writer import HarWriter
 
         self.config = config
-        self.tally = Tally()
+        self.tally = Tally(redact=config.redact)
         self.har = (HarWriter(config.har_path, redact=config.redact, max_body=config.max_body)
                     if config.har_path else None)
-        self.console = not config.quiet
+        self.console = ConsoleOutput(config.display, redact=config.redact)
         self.gate = Gate(config.gate) if config.gate is not None else None
 
     def add(self, result: Result) -> None:
@@ -73,17 +91,15 @@ class Sink:
             if self.har.error and not before:
                 print(f"proxylens: error: {self.har.error}; no more entries will be recorded. "
                       "Free some space or pick another --har path.", file=sys.stderr, flush=True)
-        if self.console:
-            try:
-                write_line(sys.stdout, exchange_line(result, redact=self.config.redact))
-            except (BrokenPipeError, OSError):
-                self.console = False  # stdout went away (`| head`): keep recording, stop printing
+        self.console.add(result)
 
     def close(self) -> dict:
+        self.console.close()
         har = self.har
         if har is not None:
             har.close()
-        summary = summary_text(self.tally, self.config.har_path, har.entries if har else None)
+        summary = summary_text(self.tally, self.config.har_path, har.entries if har else None,
+                               color=self.config.display.color, width=self.console.console.width)
         if har is not None and (har.error or har.lost):
             summary += f"\nHAR incomplete: {har.error} ({har.lost} entries not recorded)"
         done = {"summary": summary, "tally": self.tally.as_dict(), "har_ok": har is None or not har.error,
@@ -115,11 +131,12 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         pipeline = build_pipeline(config.scripts, config.analysis)
+        check_categories(config.display.categories, [a.name for a in pipeline.analyzers])
         sink = Sink(config)
         if sink.gate is not None:
             sink.gate.check_rules()
     except BaseException as exc:  # a script may even call sys.exit(): report it, never hang the proxy
-        outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError, PolicyError)) else
+        outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError, PolicyError, DisplayError)) else
                     f"{type(exc).__name__}: {exc}"))
         return
     outbox.put(("ready", None))
@@ -134,6 +151,12 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
                 continue
             if item is None:
                 break
+            if isinstance(item, Started):
+                sink.console.started(item.address, item.ca_hint)
+                continue
+            if isinstance(item, Notice):
+                sink.console.notice(item.text)
+                continue
             for exchange in item if isinstance(item, list) else (item,):
                 process(pipeline, sink, exchange)
                 if processed is not None:
