@@ -16,7 +16,6 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from rich.console import Console, ConsoleOptions, Group, RenderResult
-from rich.table import Table
 from rich.text import Text
 
 from .findings import Severity
@@ -78,53 +77,124 @@ def _tls_version(result: Result) -> str:
     return version.removeprefix("TLSv") if version else "-"
 
 
-def badges(result: Result) -> Text:
-    """One label per category with findings, in the colour of its worst finding."""
+def worst_by_category(result: Result) -> tuple[tuple[str, Severity], ...]:
+    """Each category with findings and its worst severity, in badge order."""
     worst: dict[str, Severity] = {}
     for f in result.findings:
         if f.category not in worst or f.severity > worst[f.category]:
             worst[f.category] = f.severity
     order = [c for c in BADGES if c in worst] + sorted(c for c in worst if c not in BADGES)
+    return tuple((c, worst[c]) for c in order)
+
+
+def badge_text(worst: tuple[tuple[str, Severity], ...]) -> Text:
     text = Text()
-    for category in order:
+    for category, severity in worst:
         if text:
             text.append(" ")
-        text.append(BADGES.get(category, category[:4]), severity_style(worst[category]))
+        text.append(BADGES.get(category, category[:4]), severity_style(severity))
     return text
+
+
+def badges(result: Result) -> Text:
+    """One label per category with findings, in the colour of its worst finding."""
+    return badge_text(worst_by_category(result))
 
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    when: str
+    """What the table needs of one exchange. Only primitives are kept when it arrives; the
+    formatting (redaction, shortening, styles) is done when the row is drawn, which at most
+    the ~40 visible rows are, 4 times a second, however many exchanges arrive."""
+
+    started: float
     method: str
-    status: Text
-    host: str
-    path: str
-    duration: str
-    size: str
-    protocol: str
+    url: str
+    status_code: int | None
+    response_size: int
+    total_ms: float
+    http_version: str
     tls: str
-    badges: Text
+    worst: tuple[tuple[str, Severity], ...]
+    redact: bool = True
 
     @classmethod
     def of(cls, result: Result, redact: bool = True) -> Row:
         ex = result.exchange
-        url = redact_url(ex.request.url) if redact else ex.request.url
-        parts = urlsplit(url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        response = ex.response
+        return cls(ex.timings.started, ex.request.method, ex.request.url,
+                   response.status if response is not None else None,
+                   response.body.size if response is not None else -1, ex.timings.total,
+                   (response or ex.request).http_version, _tls_version(result), worst_by_category(result), redact)
+
+    @property
+    def when(self) -> str:
         try:
-            when = datetime.fromtimestamp(ex.timings.started).strftime("%H:%M:%S") if ex.timings.started else ""
+            return datetime.fromtimestamp(self.started).strftime("%H:%M:%S") if self.started else ""
         except (ValueError, OverflowError, OSError):
-            when = ""
-        if ex.response is not None:
-            status = Text(str(ex.response.status), status_style(ex.response.status))
-            size = human_size(ex.response.body.size)
-            proto = protocol(ex.response.http_version)
-        else:
-            status = Text("ERR", "status.error")
-            size, proto = "-", protocol(ex.request.http_version)
-        return cls(when, ex.request.method, status, shorten_host(parts.netloc), shorten_path(path),
-                   duration_text(ex.timings.total), size, proto, _tls_version(result), badges(result))
+            return ""
+
+    @property
+    def status(self) -> Text:
+        if self.status_code is None:
+            return Text("ERR", "status.error")
+        return Text(str(self.status_code), status_style(self.status_code))
+
+    def _parts(self):
+        return urlsplit(redact_url(self.url) if self.redact else self.url)
+
+    @property
+    def host(self) -> str:
+        return shorten_host(self._parts().netloc)
+
+    def path(self, width: int = PATH_WIDTH) -> str:
+        parts = self._parts()
+        return shorten_path((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), width)
+
+    @property
+    def duration(self) -> str:
+        return duration_text(self.total_ms)
+
+    @property
+    def size(self) -> str:
+        return "-" if self.status_code is None else human_size(self.response_size)
+
+    @property
+    def protocol(self) -> str:
+        return protocol(self.http_version)
+
+    @property
+    def badges(self) -> Text:
+        return badge_text(self.worst)
+
+
+# (heading, justify); the path takes the width the others leave.
+COLUMNS = [("time", "left"), ("method", "left"), ("st", "right"), ("host", "left"), ("path", "left"),
+           ("dur", "right"), ("size", "right"), ("http", "left"), ("tls", "left"), ("findings", "left")]
+PATH = 4
+MIN_PATH = 12
+DROPPED_WHEN_NARROW = (8, 7, 0, 6)  # tls, http, time, size
+
+
+def _plain(cell: str | Text) -> str:
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def _line(cells: list[Text], widths: list[int], shown: list[int], style: str = "") -> Text:
+    """Text, never str: rich would read "[redacted]" or "[::1]" in a URL as markup."""
+    line = Text(style=style, no_wrap=True, overflow="crop")
+    for n, i in enumerate(shown):
+        cell = cells[i].copy()
+        cell.truncate(widths[i], overflow="ellipsis", pad=False)
+        pad = " " * (widths[i] - cell.cell_len)
+        if n:
+            line.append(" ")
+        if COLUMNS[i][1] == "right":
+            line.append(pad)
+        line.append_text(cell)
+        if COLUMNS[i][1] == "left" and n < len(shown) - 1:
+            line.append(pad)
+    return line
 
 
 class Rate:
@@ -199,25 +269,29 @@ class LiveView:
         counts.append(f" {self.rate.per_second(now):.1f} req/s", "label")
         if self.filtered:
             counts.append(f"   showing {self.shown} (filtered)", "muted")
+        for line in (title, counts):
+            line.no_wrap, line.overflow = True, "ellipsis"
         return Group(title, counts)
 
-    def table(self, rows: int) -> Table:
-        table = Table(box=None, expand=True, pad_edge=False, show_edge=False, header_style="label", padding=(0, 1))
-        table.add_column("time", no_wrap=True, style="muted")
-        table.add_column("method", no_wrap=True, style="method")
-        table.add_column("st", no_wrap=True, justify="right")
-        table.add_column("host", no_wrap=True, style="host", max_width=HOST_WIDTH, overflow="ellipsis")
-        table.add_column("path", no_wrap=True, ratio=1, min_width=12, overflow="ellipsis")
-        table.add_column("dur", no_wrap=True, justify="right")
-        table.add_column("size", no_wrap=True, justify="right")
-        table.add_column("http", no_wrap=True)
-        table.add_column("tls", no_wrap=True)
-        table.add_column("findings", no_wrap=True, max_width=24, overflow="ellipsis")
-        for row in list(self.rows)[-rows:] if rows > 0 else []:
-            # Text, not str: rich would read "[redacted]" or "[::1]" in a URL as markup.
-            table.add_row(row.when, Text(row.method), row.status, Text(row.host), Text(row.path), row.duration,
-                          row.size, Text(row.protocol), row.tls, row.badges)
-        return table
+    def table(self, rows: int, width: int) -> Group:
+        """The visible rows as one line each, columns laid out here: a rich Table measures every
+        cell of every frame, ten times the cost of these lines."""
+        visible = list(self.rows)[-rows:] if rows > 0 else []
+        cells = [(row.when, row.method, row.status, row.host, "", row.duration, row.size, row.protocol,
+                  row.tls, row.badges) for row in visible]
+        widths = [max([len(heading), *(len(_plain(c[i])) for c in cells)]) for i, (heading, _) in enumerate(COLUMNS)]
+        shown = list(range(len(COLUMNS)))
+        for drop in DROPPED_WHEN_NARROW:  # a narrow terminal: fewer columns rather than a squeezed path
+            if sum(widths[i] + 1 for i in shown if i != PATH) + MIN_PATH <= width:
+                break
+            shown.remove(drop)
+        widths[PATH] = max(MIN_PATH, width - sum(widths[i] + 1 for i in shown if i != PATH) + 1)
+        lines = [_line([Text(h) for h, _ in COLUMNS], widths, shown, "label")]
+        for row, c in zip(visible, cells):
+            lines.append(_line([Text(c[0], "muted"), Text(c[1], "method"), c[2], Text(c[3], "host"),
+                                Text(row.path(widths[PATH])),
+                                Text(c[5]), Text(c[6]), Text(c[7]), Text(c[8]), c[9]], widths, shown))
+        return Group(*lines)
 
     def footer(self) -> Text:
         top = [(rule, n) for rule, n in self.by_rule.most_common() if self.rule_severity[rule] > Severity.GOOD][:3]
@@ -234,6 +308,6 @@ class LiveView:
         with self.lock:
             now = time.monotonic()
             yield self.header(now)
-            yield self.table(max(1, height - CHROME_LINES))
+            yield self.table(max(1, height - CHROME_LINES), options.max_width)
             yield self.footer()
         yield Text("Ctrl-C stops the proxy and prints the summary", style="muted")
