@@ -220,9 +220,10 @@ def _rfc_policy(msg: Message, model: CacheModel, expires: float | None, date_val
     request_cc = parse_directives(msg.request_headers.get("cache-control"))
     policy = CachePolicy(False)
     if msg.method.upper() not in CACHEABLE_METHODS:
+        post = msg.method.upper() == "POST"
         policy.why.append(f"responses to {msg.method} are not reused (RFC 9111 section 3: the request method "
-                          "must be understood by the cache; POST needs explicit freshness and Content-Location, "
-                          "which no common cache honours)")
+                          "must be understood by the cache" + ("; POST needs explicit freshness and Content-Location, "
+                                                               "which no common cache honours)" if post else ")"))
         return policy
     if status < 200 or status == 304:
         policy.why.append(f"a {status} response is not stored as such")
@@ -285,8 +286,9 @@ def _engine_policy(msg: Message, model: CacheModel, expires: float | None, date_
     headers, cc, status = msg.response_headers, model.cc, msg.status
     policy = CachePolicy(False)
     if msg.method.upper() != "GET":
-        policy.why.append(f"{engine.display} reuses cached responses only for GET (a {msg.method} response is kept "
-                          "at most for back/forward navigation)")
+        policy.why.append(f"{engine.display} reuses cached responses only for GET" +
+                          (" (a POST response is kept at most for back/forward navigation)"
+                           if msg.method.upper() == "POST" else ""))
         return policy
     if status < 200 or status == 304:
         policy.why.append(f"a {status} response is not stored as such")
