@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.padding import Padding
 from rich.text import Text
 from rich.tree import Tree
 
@@ -74,7 +75,8 @@ def _cors(f: dict) -> list[str]:
         if "method" in preflight:  # the preflight exchange itself
             asked = preflight["method"] + (f" with {', '.join(preflight['headers'])}" if preflight.get("headers") else "")
             lines.append(f"preflight asked for {asked}, answered {preflight.get('status')}"
-                         + (f", cached {preflight['max_age']} s" if preflight.get("max_age") is not None else ""))
+                         + (f"; the browser reuses this answer for {duration(preflight['max_age'])}"
+                            if preflight.get("max_age") is not None and verdict == "allowed" else ""))
         elif preflight.get("from_cache"):
             lines.append(f"preflight reused from the browser's cache ({preflight.get('age')} s old)")
         elif preflight.get("seen"):
@@ -189,7 +191,7 @@ class FactsView:
         lines = self.lines()
         yield Text.assemble((f"{self.analyzer}: ", "label"), lines[0] if lines else "")
         for line in lines[1:]:
-            yield Text("  " + line)
+            yield Padding(Text(line), (0, 0, 0, 2), expand=False)
 
 
 @dataclass(frozen=True)

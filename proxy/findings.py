@@ -99,7 +99,7 @@ class Finding(BaseModel):
             # (a full Markdown renderer pads every line to the console width).
             parts = self.detail.split("`")
             detail = Text.assemble(*((part, "code") if i % 2 else part for i, part in enumerate(parts)))
-            yield Padding(detail, (0, 0, 0, 8))
+            yield Padding(detail, (0, 0, 0, 8), expand=False)
         if self.reference:
             yield Text.assemble(" " * 8, ("see ", "muted"), (self.reference, "reference"))
 
