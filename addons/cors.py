@@ -366,6 +366,7 @@ class CorsAnalyzer(Analyzer):
             facts["verdict"] = "blocked"
             facts["reasons"] = [f"the preflight got no response ({ex.error.message if ex.error else 'no response'}); "
                                 "the browser does not send the actual request"]
+            self._remember_failure(session, origin, ex, method, None, facts["reasons"][0])
             return Analysis(facts)
         # A preflight never carries credentials; the check uses the actual request's mode, unknown here.
         verdict, failure, outcomes = _decide(
@@ -389,6 +390,7 @@ class CorsAnalyzer(Analyzer):
         elif verdict == "blocked":
             facts["reasons"] = [failure.reason, "the browser does not send the actual request"]
             findings.append(self._finding(failure))
+            self._remember_failure(session, origin, ex, method, resp.status, failure.reason)
         else:
             facts["credentials"] = "unknown"
             facts["reasons"] = self._credentials_reasons(outcomes, "the actual request")
@@ -403,6 +405,14 @@ class CorsAnalyzer(Analyzer):
                 record
         findings.extend(self._reflection(ex, origin, resp.headers, session))
         return Analysis(facts, findings)
+
+    @staticmethod
+    def _remember_failure(session: Session, origin: str, ex: Exchange, method: str, status: int | None,
+                          reason: str) -> None:
+        """A browser's HAR (not the wire) also lists the request a failed preflight stopped, as a network
+        error: remember why, for a minute, so that entry can say it."""
+        session.store("cors.failed-preflights", maxsize=1024, ttl=60)[(origin, ex.request.url)] = \
+            (method, status, reason)
 
     def _max_age(self, headers: Headers) -> tuple[int, list[Finding]]:
         raw = _val(headers, "access-control-max-age")
@@ -430,6 +440,15 @@ class CorsAnalyzer(Analyzer):
     def _actual(self, ex: Exchange, session: Session, facts: dict, origin: str, site: str, cookies_seen) -> Analysis:
         req = ex.request
         findings: list[Finding] = []
+        failed = session.store("cors.failed-preflights", maxsize=1024, ttl=60).pop((origin, req.url)) \
+            if ex.response is None else None
+        if failed is not None and failed[0] == req.method:
+            # Fetch, CORS-preflight fetch: on failure "return a network error"; the request is never sent.
+            facts.update(kind="preflighted", verdict="blocked",
+                         preflight={"seen": True, "failed": True, "status": failed[1]},
+                         reasons=[f"its preflight failed: {failed[2]}",
+                                  "the browser never sent this request; this entry records the network error"])
+            return Analysis(facts)
         record: PreflightRecord | None = session.store("cors.preflights", maxsize=2048,
                                                        ttl=MAX_AGE_CAP["firefox"]).get((origin, req.url))
         age = ex.timings.started - record.at if record is not None else 0.0

@@ -88,8 +88,11 @@ class Filter:
         ex = result.exchange
         if self.hosts and not any(fnmatch.fnmatchcase((ex.request.host or "").lower(), h) for h in self.hosts):
             return False
-        if (self.selection.min_severity > Severity.GOOD or self.selection.categories) and \
-                not self.selection.findings(result.findings):
+        selection = self.selection
+        if selection.categories is not None and not (selection.categories & result.facts.keys()) and \
+                not selection.findings(result.findings):
+            return False  # nothing of these analyzers on this exchange
+        if selection.min_severity > Severity.GOOD and not selection.findings(result.findings):
             return False
         if self.flow_filter is not None:
             try:
@@ -121,13 +124,16 @@ def flow_of(ex: Exchange):
                                timestamp_start=ex.timings.started)
     server = connection.Server(address=ex.server_address)
     f = http.HTTPFlow(client, server)
-    request = http.Request.make(ex.request.method, ex.request.url, b"", list(_header_pairs(ex.request.headers)))
+    # make() writes its own Content-Length for the empty content: put the recorded headers back after it.
+    request = http.Request.make(ex.request.method, ex.request.url)
     request.raw_content = _bytes(ex.request.body)
+    request.headers = http.Headers(list(_header_pairs(ex.request.headers)))
     f.request = request
     if ex.response is not None:
-        response = http.Response.make(ex.response.status, b"", list(_header_pairs(ex.response.headers)))
+        response = http.Response.make(ex.response.status)
         response.reason = ex.response.reason
         response.raw_content = _bytes(ex.response.body)
+        response.headers = http.Headers(list(_header_pairs(ex.response.headers)))
         f.response = response
     if ex.error is not None:
         f.error = flow.Error(ex.error.message)

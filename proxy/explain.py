@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.padding import Padding
 from rich.text import Text
 from rich.tree import Tree
 
@@ -24,7 +23,7 @@ from .findings import Finding, Severity
 from .pipeline import Result
 from .plainlog import human_size
 from .redact import redact_text
-from .theme import status_style
+from .theme import status_style, wrapped
 
 
 def _caching(f: dict) -> list[str]:
@@ -35,8 +34,10 @@ def _caching(f: dict) -> list[str]:
         first = f"not stored by the browser ({engine}): {why}"
     elif browser.get("fresh_for"):
         first = f"fresh for {duration(browser['fresh_for'])} in the browser ({engine})"
-    else:
+    elif browser.get("then") == "revalidate":
         first = f"stored by the browser ({engine}) but checked with the server before every reuse"
+    else:  # RFC 9111 section 4.3.1: without a validator there is nothing to check with
+        first = f"stored by the browser ({engine}) but downloaded again every time (no validator)"
     if shared.get("stores") and shared.get("fresh_for"):
         first += f", {duration(shared['fresh_for'])} on a CDN or shared proxy"
     elif shared.get("stores"):
@@ -77,6 +78,8 @@ def _cors(f: dict) -> list[str]:
             lines.append(f"preflight asked for {asked}, answered {preflight.get('status')}"
                          + (f"; the browser reuses this answer for {duration(preflight['max_age'])}"
                             if preflight.get("max_age") is not None and verdict == "allowed" else ""))
+        elif preflight.get("failed"):
+            pass  # the reasons say why
         elif preflight.get("from_cache"):
             lines.append(f"preflight reused from the browser's cache ({preflight.get('age')} s old)")
         elif preflight.get("seen"):
@@ -98,7 +101,8 @@ def _status(f: dict) -> list[str]:
         lines.append(f"redirects to {f['redirect_to']}")
     chain = f.get("chain")
     if chain and len(chain) > 1:
-        lines.append(f"redirect chain ({f.get('hops')} hops): " + " → ".join(chain))
+        hops = f.get("hops")
+        lines.append(f"redirect chain ({hops} hop{'' if hops == 1 else 's'}): " + " → ".join(chain))
     if f.get("source") not in (None, "origin"):
         lines.append(f"answered by {f['source']}, not the origin")
     return lines
@@ -137,8 +141,9 @@ def _tls(f: dict) -> list[str]:
         cert = server.get("certificate")
         if isinstance(cert, dict):
             line = f"certificate for {cert.get('subject')} issued by {cert.get('issuer')}"
-            if server.get("expires_in_days") is not None:
-                line += f", expires in {server['expires_in_days']:.0f} days"
+            days = server.get("expires_in_days")
+            if days is not None:
+                line += f", expires in {days:.0f} days" if days >= 0 else f", expired {-days:.0f} days ago"
             lines.append(line)
         profile = server.get("profile")
         if isinstance(profile, dict) and profile.get("name"):
@@ -189,9 +194,10 @@ class FactsView:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = self.lines()
-        yield Text.assemble((f"{self.analyzer}: ", "label"), lines[0] if lines else "")
+        width = options.max_width
+        yield from wrapped(Text.assemble((f"{self.analyzer}: ", "label"), lines[0] if lines else ""), console, width)
         for line in lines[1:]:
-            yield Padding(Text(line), (0, 0, 0, 2), expand=False)
+            yield from wrapped(Text(line), console, width, indent=2)
 
 
 @dataclass(frozen=True)

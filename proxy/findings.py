@@ -87,21 +87,21 @@ class Finding(BaseModel):
 
     def __rich_console__(self, console, options):
         """Severity, rule and summary on one line; then why it matters and the fix; then the reference."""
-        from rich.padding import Padding
         from rich.text import Text
 
-        from .theme import severity_style
+        from .theme import severity_style, wrapped
 
-        yield Text.assemble((f"{self.severity.value:<7}", severity_style(self.severity)), " ",
-                            (self.rule, "rule"), " ", self.summary)
+        width = options.max_width
+        yield from wrapped(Text.assemble((f"{self.severity.value:<7}", severity_style(self.severity)), " ",
+                                         (self.rule, "rule"), " ", self.summary), console, width)
         if self.detail:
             # Details use Markdown code spans only: draw them as code, without the backticks
             # (a full Markdown renderer pads every line to the console width).
             parts = self.detail.split("`")
             detail = Text.assemble(*((part, "code") if i % 2 else part for i, part in enumerate(parts)))
-            yield Padding(detail, (0, 0, 0, 8), expand=False)
+            yield from wrapped(detail, console, width, indent=8)
         if self.reference:
-            yield Text.assemble(" " * 8, ("see ", "muted"), (self.reference, "reference"))
+            yield from wrapped(Text.assemble(("see ", "muted"), (self.reference, "reference")), console, width, 8)
 
 
 @dataclass(frozen=True)

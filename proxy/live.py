@@ -54,7 +54,7 @@ def shorten_path(path: str, width: int = PATH_WIDTH) -> str:
     tail: list[str] = []
     for segment in reversed(segments[2:]):
         candidate = "/".join([segment, *tail])
-        if len(head) + 2 + len(candidate) > room:
+        if len(head) + len("/…/") + len(candidate) > room:
             break
         tail = [segment, *tail]
     if tail:
@@ -285,7 +285,7 @@ class LiveView:
             if sum(widths[i] + 1 for i in shown if i != PATH) + MIN_PATH <= width:
                 break
             shown.remove(drop)
-        widths[PATH] = max(MIN_PATH, width - sum(widths[i] + 1 for i in shown if i != PATH) + 1)
+        widths[PATH] = max(MIN_PATH, width - sum(widths[i] + 1 for i in shown if i != PATH))
         lines = [_line([Text(h) for h, _ in COLUMNS], widths, shown, "label")]
         for row, c in zip(visible, cells):
             lines.append(_line([Text(c[0], "muted"), Text(c[1], "method"), c[2], Text(c[3], "host"),

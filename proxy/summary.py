@@ -68,8 +68,7 @@ class Tally:
             self.failed += 1
         if not result.findings:
             return
-        url = redact_text(ex.request.url) if self.redact else ex.request.url
-        request = f"{ex.request.method} {url}"
+        request = f"{ex.request.method} {ex.request.url}"  # redacted when shown: only examples kept are
         host = ex.request.host or "?"
         for f in result.findings:
             self.by_severity[f.severity.value] += 1
@@ -109,8 +108,8 @@ def summary_lines(tally: Tally) -> Iterator[Text]:
     for stats in listed[:LISTED_RULES]:
         yield Text.assemble(f"  {stats.count:6d}  ", (f"{stats.severity.value:<7}", severity_style(stats.severity)),
                             "  ", (stats.rule, "rule"), f"  on {stats.host_text()}")
-        _, request, summary = stats.examples[0]
-        yield Text(f"          e.g. {request} — {summary}", style="muted")
+        example = "{} — {}".format(*stats.examples[0][1:])
+        yield Text(f"          e.g. {redact_text(example) if tally.redact else example}", style="muted")
     if len(listed) > LISTED_RULES:
         yield Text(f"  ... and {len(listed) - LISTED_RULES} more rules (the HAR and `proxylens analyze` have them all)",
                    style="muted")

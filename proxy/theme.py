@@ -8,9 +8,11 @@ never hard-codes one.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import IO
 
 from rich.console import Console
+from rich.text import Text
 from rich.theme import Theme
 
 from .findings import Severity
@@ -61,6 +63,15 @@ def color_wanted(stream: IO[str], no_color: bool = False) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed or file-like stream
         return False
+
+
+def wrapped(text: Text, console: Console, width: int, indent: int = 0) -> Iterator[Text]:
+    """*text* wrapped to *width* with every line indented and no trailing spaces: rich's Padding
+    would pad each line to the longest, which plain output must not carry."""
+    for line in text.wrap(console, max(8, width - indent)):
+        line.rstrip()
+        if line:  # a paragraph break would leave a line of only tree guides and spaces
+            yield Text(" " * indent) + line
 
 
 def make_console(file: IO[str], *, color: bool, width: int | None = None) -> Console:
