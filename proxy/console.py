@@ -17,7 +17,7 @@ from .display import DisplayConfig, Filter
 from .explain import Explanation
 from .live import REFRESH_PER_SECOND, LiveView
 from .pipeline import Result
-from .plainlog import exchange_line
+from .plainlog import exchange_line, printable
 from .theme import make_console
 
 
@@ -46,9 +46,9 @@ class ConsoleOutput:
     def notice(self, text: str) -> None:
         """A message of the proxy process: above the live table, or on stderr."""
         if self.live is not None:
-            self.live.console.print(Text(text, style="muted"))
+            self.live.console.print(Text(printable(text), style="muted"))
         else:
-            print(text, file=sys.stderr, flush=True)
+            print(printable(text), file=sys.stderr, flush=True)
 
     def add(self, result: Result) -> None:
         if self.broken or self.config.mode == "quiet":
@@ -66,7 +66,7 @@ class ConsoleOutput:
                 self.out.write(exchange_line(result, redact=self.redact) + "\n")
                 if self.findings_under_lines:
                     for f in sorted(self.config.selection.findings(result.findings), key=lambda f: -f.severity.rank):
-                        self.out.write(f"    {f.severity.value:7} {f.rule}: {f.summary}\n")
+                        self.out.write(f"    {f.severity.value:7} {f.rule}: {printable(f.summary)}\n")
             self.out.flush()
         except (BrokenPipeError, OSError):
             self.broken = True

@@ -21,7 +21,7 @@ from addons.caching import duration
 
 from .findings import Finding, Severity
 from .pipeline import Result
-from .plainlog import human_size
+from .plainlog import human_size, printable
 from .redact import redact_text
 from .theme import status_style, wrapped
 
@@ -190,7 +190,7 @@ class FactsView:
 
     def lines(self) -> list[str]:
         lines = fact_lines(self.analyzer, self.facts)
-        return [redact_text(line) for line in lines] if self.redact else lines
+        return [printable(redact_text(line) if self.redact else line) for line in lines]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         lines = self.lines()
@@ -217,15 +217,15 @@ class Selection:
 def request_line(result: Result, redact: bool = True) -> Text:
     ex = result.exchange
     url = redact_text(ex.request.url) if redact else ex.request.url
-    line = Text.assemble((ex.request.method, "method"), " ", url, " ")
+    line = Text.assemble((printable(ex.request.method), "method"), " ", printable(url), " ")
     if ex.response is not None:
-        line.append(f"{ex.response.status} {ex.response.reason}".rstrip(), status_style(ex.response.status))
+        line.append(printable(f"{ex.response.status} {ex.response.reason}".rstrip()), status_style(ex.response.status))
         line.append(f"  {ex.timings.total:.0f} ms, {human_size(ex.response.body.size)}", "muted")
     else:
         kind = ex.error.kind if ex.error else "no response"
         line.append(f"ERROR ({kind})", "status.error")
         if ex.error is not None:
-            line.append(" " + (redact_text(ex.error.message) if redact else ex.error.message))
+            line.append(" " + printable(redact_text(ex.error.message) if redact else ex.error.message))
     return line
 
 

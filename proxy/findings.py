@@ -89,15 +89,16 @@ class Finding(BaseModel):
         """Severity, rule and summary on one line; then why it matters and the fix; then the reference."""
         from rich.text import Text
 
+        from .plainlog import printable
         from .theme import severity_style, wrapped
 
         width = options.max_width
         yield from wrapped(Text.assemble((f"{self.severity.value:<7}", severity_style(self.severity)), " ",
-                                         (self.rule, "rule"), " ", self.summary), console, width)
+                                         (self.rule, "rule"), " ", printable(self.summary)), console, width)
         if self.detail:
             # Details use Markdown code spans only: draw them as code, without the backticks
             # (a full Markdown renderer pads every line to the console width).
-            parts = self.detail.split("`")
+            parts = printable(self.detail, newlines=True).split("`")
             detail = Text.assemble(*((part, "code") if i % 2 else part for i, part in enumerate(parts)))
             yield from wrapped(detail, console, width, indent=8)
         if self.reference:

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from .findings import Severity
 from .pipeline import Result
-from .plainlog import human_size
+from .plainlog import human_size, printable
 from .redact import redact_url
 from .theme import severity_style, status_style
 
@@ -141,7 +141,7 @@ class Row:
         return Text(str(self.status_code), status_style(self.status_code))
 
     def _parts(self):
-        return urlsplit(redact_url(self.url) if self.redact else self.url)
+        return urlsplit(printable(redact_url(self.url) if self.redact else self.url))
 
     @property
     def host(self) -> str:
@@ -277,7 +277,7 @@ class LiveView:
         """The visible rows as one line each, columns laid out here: a rich Table measures every
         cell of every frame, ten times the cost of these lines."""
         visible = list(self.rows)[-rows:] if rows > 0 else []
-        cells = [(row.when, row.method, row.status, row.host, "", row.duration, row.size, row.protocol,
+        cells = [(row.when, printable(row.method), row.status, row.host, "", row.duration, row.size, row.protocol,
                   row.tls, row.badges) for row in visible]
         widths = [max([len(heading), *(len(_plain(c[i])) for c in cells)]) for i, (heading, _) in enumerate(COLUMNS)]
         shown = list(range(len(COLUMNS)))
@@ -294,8 +294,10 @@ class LiveView:
         return Group(*lines)
 
     def footer(self) -> Text:
-        top = [(rule, n) for rule, n in self.by_rule.most_common() if self.rule_severity[rule] > Severity.GOOD][:3]
-        text = Text("most frequent: ", style="label")
+        # The most frequent; among equals the worst, then by id (not by arrival).
+        ranked = sorted(self.by_rule.items(), key=lambda item: (-item[1], -self.rule_severity[item[0]].rank, item[0]))
+        top = [(rule, n) for rule, n in ranked if self.rule_severity[rule] > Severity.GOOD][:3]
+        text = Text("most frequent: ", style="label", no_wrap=True, overflow="ellipsis")
         if not top:
             text.append("no warnings or errors yet", "muted")
         for i, (rule, n) in enumerate(top):
@@ -310,4 +312,4 @@ class LiveView:
             yield self.header(now)
             yield self.table(max(1, height - CHROME_LINES), options.max_width)
             yield self.footer()
-        yield Text("Ctrl-C stops the proxy and prints the summary", style="muted")
+        yield Text("Ctrl-C stops the proxy and prints the summary", style="muted", no_wrap=True, overflow="ellipsis")

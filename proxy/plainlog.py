@@ -6,12 +6,24 @@ terminal shows with --no-color or NO_COLOR.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import IO
 
 from .findings import Severity
 from .pipeline import Result
 from .redact import redact_text
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_NEWLINES = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """Control characters escaped as \\xNN. URLs, reason phrases, error messages and header values
+    come from the network: an ESC in them must not clear the user's screen or retitle the terminal,
+    and a newline must not forge a line in a CI log. rich strips only a few (BEL, BS, CR, ...)."""
+    pattern = _CONTROL_BUT_NEWLINES if newlines else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text) if pattern.search(text) else text
 
 
 def human_size(n: int) -> str:
@@ -50,7 +62,7 @@ def exchange_line(result: Result, *, redact: bool = False) -> str:
         worst = max(notable, key=lambda f: f.severity.rank)
         more = f" (+{len(notable) - 1})" if len(notable) > 1 else ""
         line += f" | {worst.severity.value}: {worst.rule}: {clean(worst.summary)}{more}"
-    return line
+    return printable(line)
 
 
 def write_line(out: IO[str], text: str) -> None:

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from .findings import Finding, Severity
 from .pipeline import Result
+from .plainlog import printable
 from .redact import redact_text
 from .theme import make_console, severity_style
 
@@ -107,9 +108,9 @@ def summary_lines(tally: Tally) -> Iterator[Text]:
     listed = [s for s in ranked if s.severity > Severity.GOOD]
     for stats in listed[:LISTED_RULES]:
         yield Text.assemble(f"  {stats.count:6d}  ", (f"{stats.severity.value:<7}", severity_style(stats.severity)),
-                            "  ", (stats.rule, "rule"), f"  on {stats.host_text()}")
+                            "  ", (stats.rule, "rule"), f"  on {printable(stats.host_text())}")
         example = "{} — {}".format(*stats.examples[0][1:])
-        yield Text(f"          e.g. {redact_text(example) if tally.redact else example}", style="muted")
+        yield Text(f"          e.g. {printable(redact_text(example) if tally.redact else example)}", style="muted")
     if len(listed) > LISTED_RULES:
         yield Text(f"  ... and {len(listed) - LISTED_RULES} more rules (the HAR and `proxylens analyze` have them all)",
                    style="muted")
