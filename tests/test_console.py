@@ -39,6 +39,7 @@ from proxy.findings import Finding, Severity, catalog
 from proxy.live import CHROME_LINES, MAX_ROWS, LiveView, Rate, badges, shorten_host, shorten_path
 from proxy.models import Body, ClientTLS, Exchange, ExchangeError, ServerTLS, Timings
 from proxy.pipeline import Pipeline, Result
+from proxy.plainlog import exchange_line, printable
 from proxy.summary import EXAMPLES, LISTED_RULES, MAX_HOSTS, RuleStats, Tally, summary_lines, summary_text
 from proxy.theme import THEME, color_wanted, make_console, severity_style, status_style
 from proxy.worker import build_pipeline
@@ -1386,3 +1387,24 @@ def test_cli_output_to_a_pipe_has_no_control_codes(cli):
     for name, run in cli.items():
         assert "\x1b" not in run.stdout, name
         assert "\x1b" not in run.stderr, name
+
+
+@pytest.mark.parametrize("text,newlines,expected", [
+    ("/p\x1b]0;pwned\x07q", False, "/p\\x1b]0;pwned\\x07q"),  # OSC: retitles the terminal
+    ("Oops\x1b[2J\x1b[H", False, "Oops\\x1b[2J\\x1b[H"),  # clears the screen
+    ("a\nb\tc\rd", False, "a\\x0ab\\x09c\\x0dd"),  # one exchange, one line: no forged log lines
+    ("para one\n\npara two\x9b", True, "para one\n\npara two\\x9b"),  # details keep paragraphs; C1 CSI escaped
+    ("café ✓ /ü", False, "café ✓ /ü"),  # printable Unicode is left alone
+])
+def test_printable_escapes_control_characters(text, newlines, expected):
+    assert printable(text, newlines=newlines) == expected
+
+
+def test_findings_and_lines_from_the_network_carry_no_escape_character():
+    hostile = ex(0, "http://a.test/x\x1b[2Jy", resp_headers=[("Location", "/next")], status=302)
+    result = session(hostile)[0]
+    plain = exchange_line(result)
+    tree = explain(result)
+    coloured = render(Explanation(result), color=True)
+    assert "\x1b" not in plain and "\x1b" not in tree and "\x1b[2J" not in coloured
+    assert "\\x1b[2J" in plain and "\\x1b[2J" in tree
