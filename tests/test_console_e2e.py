@@ -40,10 +40,8 @@ CLIENT_ENV = proxylens_env(Path("unused-home"))
 # -- origins ------------------------------------------------------------------------------------------------------
 
 class FastHandler(Handler):
-    """The shared test origin's routes, without Nagle's 40 ms stall on keep-alive connections (so bursts of
-    thousands of requests take seconds), plus /cached (fresh for 10 minutes) and a log of what arrived."""
+    """The shared test origin's routes, plus /cached (fresh for 10 minutes) and a log of what arrived."""
 
-    disable_nagle_algorithm = True
     arrived: ClassVar[set[str]] = set()
 
     def _route(self) -> None:

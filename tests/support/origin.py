@@ -28,6 +28,9 @@ PAGE = b"""<!doctype html><html><head><title>proxylens test page</title>
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # _send writes headers and body separately: with Nagle's algorithm on, every keep-alive response
+    # would wait ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "proxylens-test-origin/1"
 
     def log_message(self, format: str, *args: object) -> None:  # keep test output quiet

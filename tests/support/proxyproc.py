@@ -25,7 +25,23 @@ def proxylens_env(home: Path) -> dict[str, str]:
     return env
 
 
-class ProxyProcess:
+class ProxyEndpoint:
+    """What a test needs of a running proxylens: where it listens and the CA its clients must trust."""
+
+    home: Path
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.home / "mitmproxy-ca-cert.pem"
+
+
+class ProxyProcess(ProxyEndpoint):
     def __init__(self, home: Path, *args: str, har: Path | None = None, startup_timeout: float = 60,
                  preexec_fn=None) -> None:
         self.home = home
@@ -59,14 +75,6 @@ class ProxyProcess:
             if m and not self._listening.is_set():
                 self.host, self.port = m.group(1), int(m.group(2))
                 self._listening.set()
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ca(self) -> Path:
-        return self.home / "mitmproxy-ca-cert.pem"
 
     @property
     def stdout(self) -> str:

@@ -19,7 +19,7 @@ from typing import Self
 import pexpect
 import pyte
 
-from tests.support.proxyproc import PROXYLENS, proxylens_env
+from tests.support.proxyproc import PROXYLENS, ProxyEndpoint, proxylens_env
 
 
 def tty_env(home: Path, **extra: str) -> dict[str, str]:
@@ -181,7 +181,7 @@ LIVE_ADDRESS = re.compile(r"listening on (127\.0\.0\.1):(\d+) \(regular\)")
 STDERR_ADDRESS = re.compile(r"listening on (127\.0\.0\.1):(\d+) \(regular mode\)")
 
 
-class ProxyTerminal(Terminal):
+class ProxyTerminal(Terminal, ProxyEndpoint):
     """``proxylens proxy --listen-port 0 ARGS`` in a pseudo-terminal, with its own PROXYLENS_HOME."""
 
     def __init__(self, home: Path, *args: str, cols: int = 120, rows: int = 40, env: dict[str, str] | None = None,
@@ -195,12 +195,4 @@ class ProxyTerminal(Terminal):
             self.close()
             raise
         self.host, self.port = m.group(1), int(m.group(2))
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ca(self) -> Path:
-        return self.home / "mitmproxy-ca-cert.pem"
 
