@@ -18,8 +18,6 @@ from .models import Body, Exchange
 from .pipeline import Result
 from .theme import color_wanted
 
-MODES = ("live", "lines", "explain", "quiet")
-
 
 @dataclass(frozen=True)
 class DisplayConfig:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import IO
 
 from .findings import Severity
 from .pipeline import Result
@@ -63,8 +62,3 @@ def exchange_line(result: Result, *, redact: bool = False) -> str:
         more = f" (+{len(notable) - 1})" if len(notable) > 1 else ""
         line += f" | {worst.severity.value}: {worst.rule}: {clean(worst.summary)}{more}"
     return printable(line)
-
-
-def write_line(out: IO[str], text: str) -> None:
-    out.write(text + "\n")
-    out.flush()
