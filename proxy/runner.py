@@ -164,6 +164,8 @@ def run_proxy(config: ProxyConfig) -> int:
             if payload["policy_failed"] and code == EXIT_OK and not skipped:
                 code = EXIT_POLICY
         else:
+            if config.display.mode == "live":  # rich hid the cursor while drawing and could not show it again
+                sys.stdout.write("\x1b[?25h\n")
             err(f"the analysis worker died (exit code {payload}); the HAR and the summary are incomplete")
             code = EXIT_INTERNAL
     # In `run`, a command that failed decides the exit code: the suite's own failure comes first.

@@ -11,7 +11,9 @@ explicitly (this sandbox exports SSL_CERT_FILE, CURL_CA_BUNDLE and friends globa
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -636,3 +638,27 @@ def test_2000_requests_from_concurrent_clients_through_the_live_view_are_all_rec
     urls = har_urls(har)
     assert len(urls) == total
     assert sorted(urls) == sorted(web.url(f"/status/200?n={i}") for i in range(total))
+
+
+def _analysis_worker(pid: int) -> int:
+    """The pid of proxylens's analysis worker: the spawned child that is not multiprocessing's resource tracker."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+                return int(child)
+    raise AssertionError(f"no analysis worker under {pid}")
+
+
+def test_a_killed_worker_during_the_live_view_is_reported_and_the_cursor_comes_back(terminal, web):
+    term = terminal()
+    term.wait_for("exchanges 0 ")
+    with client(term) as c:
+        c.get(web.url("/status/200"))
+    term.wait_for("exchanges 1 ")
+    os.kill(_analysis_worker(term.child.pid), signal.SIGKILL)
+    assert term.wait_exit() == 3  # internal error: nothing would record the traffic
+    raw = bytes(term.raw)
+    assert b"the analysis worker died" in raw
+    # rich hid the cursor while drawing; the proxy shows it again, after the last hide.
+    assert raw.rfind(b"\x1b[?25h") > raw.rfind(b"\x1b[?25l") >= 0
