@@ -20,7 +20,7 @@ from .plainlog import printable
 from .redact import redact_text
 from .theme import make_console, severity_style
 
-EXAMPLES = 3
+EXAMPLES = 2  # the worst examples kept and shown per rule
 MAX_HOSTS = 1000
 LISTED_RULES = 15  # in the summary; good findings are listed apart, on one line
 
@@ -109,8 +109,9 @@ def summary_lines(tally: Tally) -> Iterator[Text]:
     for stats in listed[:LISTED_RULES]:
         yield Text.assemble(f"  {stats.count:6d}  ", (f"{stats.severity.value:<7}", severity_style(stats.severity)),
                             "  ", (stats.rule, "rule"), f"  on {printable(stats.host_text())}")
-        example = "{} — {}".format(*stats.examples[0][1:])
-        yield Text(f"          e.g. {printable(redact_text(example) if tally.redact else example)}", style="muted")
+        for _, request, summary in stats.examples:
+            example = f"{request} — {summary}"
+            yield Text(f"          e.g. {printable(redact_text(example) if tally.redact else example)}", style="muted")
     if len(listed) > LISTED_RULES:
         yield Text(f"  ... and {len(listed) - LISTED_RULES} more rules (the HAR and `proxylens analyze` have them all)",
                    style="muted")
@@ -121,7 +122,7 @@ def summary_lines(tally: Tally) -> Iterator[Text]:
 
 def summary_text(tally: Tally, har_path: str | None = None, har_entries: int | None = None, *,
                  color: bool = False, width: int | None = None) -> str:
-    """The summary as one string: a table with colour codes for a terminal, plain lines otherwise."""
+    """The summary as one string: styled lines with colour codes for a terminal, plain lines otherwise."""
     buffer = io.StringIO()
     if color:  # a terminal: one line per line, long examples cut rather than wrapped
         console = make_console(buffer, color=True, width=width)
