@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from proxy.analyzer import Analyzer
+from proxy import Analyzer
 
 ENGINES = ("chromium", "firefox")
 HSTS_PROFILES = ("rfc", "observatory", "preload")

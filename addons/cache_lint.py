@@ -11,8 +11,7 @@ walks httplint's notes so a new httplint note cannot slip through unmapped.
 from __future__ import annotations
 
 from addons import httplint_notes
-from proxy.findings import Finding, Rule, Severity, catalog
-from proxy.models import Exchange
+from proxy import Exchange, Finding, Rule, Severity, catalog
 
 RFC9111 = "https://www.rfc-editor.org/rfc/rfc9111"
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"

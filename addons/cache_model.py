@@ -26,7 +26,7 @@ from addons.cache_headers import (
     parse_http_date,
     parse_vary,
 )
-from proxy.models import Headers
+from proxy import Headers
 
 # RFC 9110 section 15.1: "Responses with status codes that are defined as heuristically cacheable
 # (e.g., 200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, and 501 in this specification) can

@@ -12,7 +12,7 @@ import http_sf
 
 from addons.cache_headers import Directives, delta_seconds, parse_directives, split_commas
 from addons.cache_model import first_member
-from proxy.models import Headers
+from proxy import Headers
 
 # Vendor headers holding a hit/miss word, most specific first. The last comma-separated member is
 # the cache closest to the client (Fastly: "MISS, HIT" is shield miss, edge hit).

@@ -19,16 +19,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from addons import cache_lint
-from addons.httplint_notes import response_time as arrival_time
 from addons.cache_headers import etag_list, parse_directives, parse_http_date, parse_vary, weak_match
 from addons.cache_lint import R_STALE_ON_ARRIVAL, RFC9110, RFC9111, caching_rule
 from addons.cache_model import FOREVER, CacheModel, CachePolicy, Message, build
 from addons.cache_status import cdn_status, targeted
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Severity
-from proxy.inprocess import InProcess
-from proxy.models import Exchange, Headers
-from proxy.session import Session
+from addons.httplint_notes import response_time as arrival_time
+from proxy import Analysis, Analyzer, Exchange, Finding, Headers, InProcess, Session, Severity
 
 R_ENGINE_DIFFERS = caching_rule(
     "browser-differs-from-rfc", Severity.INFO,

@@ -36,11 +36,7 @@ from addons.cors_headers import (
     split_list,
     unsafe_request_header_names,
 )
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Rule, Severity, catalog
-from proxy.inprocess import InProcess
-from proxy.models import Exchange, Headers
-from proxy.session import Session
+from proxy import Analysis, Analyzer, Exchange, Finding, Headers, InProcess, Rule, Session, Severity, catalog
 
 F = "https://fetch.spec.whatwg.org/"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from proxy.models import serialize_origin  # noqa: F401 - part of this module's rule set
+from proxy import serialize_origin  # noqa: F401 - part of this module's rule set
 
 SPEC = "https://fetch.spec.whatwg.org/"
 

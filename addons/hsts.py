@@ -21,11 +21,7 @@ from urllib.parse import urljoin, urlsplit
 
 from addons import HSTS_PROFILES
 from addons.sts_header import StsPolicy, parse_sts
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Rule, Severity, catalog
-from proxy.inprocess import InProcess
-from proxy.models import Exchange, is_ip
-from proxy.session import Session
+from proxy import Analysis, Analyzer, Exchange, Finding, InProcess, Rule, Session, Severity, catalog, is_ip
 
 RFC6797 = "https://www.rfc-editor.org/rfc/rfc6797"
 PRELOAD = "https://hstspreload.org/#submission-requirements"

@@ -17,8 +17,7 @@ from httplint.note import Note
 
 from addons.cache_headers import delta_seconds
 from addons.cache_model import first_member
-from proxy.findings import Finding, Rule
-from proxy.models import Exchange, Headers
+from proxy import Exchange, Finding, Headers, Rule
 
 _OFFSET = re.compile(r"offset-(\d+)")
 _DIRECTIVE = re.compile(r"%\((\w+)\)[-+ #0]*\d*(?:\.\d+)?[a-zA-Z]")

@@ -21,12 +21,7 @@ import http_sf
 
 from addons import httplint_notes
 from addons.cache_headers import parse_http_date
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Rule, Severity, catalog
-from proxy.inprocess import InProcess
-from proxy.models import Exchange
-from proxy.session import Session
-from proxy.snapshot import is_unreachable
+from proxy import Analysis, Analyzer, Exchange, Finding, InProcess, Rule, Session, Severity, catalog
 
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110"
 FETCH_REDIRECT = "https://fetch.spec.whatwg.org/#http-redirect-fetch"
@@ -375,7 +370,7 @@ class StatusAnalyzer(Analyzer):
         message = error.message if error else "no response"
         kind = error.kind if error else "other"
         rule = ERROR_RULES.get(kind, R_NO_RESPONSE)
-        if kind == "connect" and is_unreachable(message):
+        if error is not None and error.unreachable:
             rule = R_UPSTREAM_UNREACHABLE
         answered = error.proxy_status if error else None
         summary = rule.summary.rstrip(".")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 
-from certs.chain import ChainInfo, describe_chain
 from addons.tls_hello import is_grease, ja3, ja3_string, ja4, ja4_r, parse_client_hello
 from addons.tls_names import (
     CIPHER_SUITES,
@@ -32,11 +31,20 @@ from addons.tls_names import (
 )
 from addons.tls_profiles import DOCS as PROFILE_DOCS
 from addons.tls_profiles import PROFILES, judge
-from proxy.analyzer import Analysis, Analyzer
-from proxy.findings import Finding, Severity, catalog
-from proxy.inprocess import InProcess
-from proxy.models import ClientTLS, Exchange, ServerTLS, is_ip
-from proxy.session import Session
+from certs.chain import ChainInfo, describe_chain
+from proxy import (
+    Analysis,
+    Analyzer,
+    ClientTLS,
+    Exchange,
+    Finding,
+    InProcess,
+    ServerTLS,
+    Session,
+    Severity,
+    catalog,
+    is_ip,
+)
 
 TLS_PROFILES = tuple(PROFILES)
 DEFAULT_EXPIRY_DAYS = 30

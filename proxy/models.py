@@ -14,6 +14,11 @@ from typing import Iterator
 from urllib.parse import parse_qsl, urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+# Connect errors where the host could not be found or reached at all (DNS, routing; Chrome's net error names
+# included, for HAR input), as opposed to a refused connection.
+UNREACHABLE_ERRORS = ("unreachable", "no route to host", "name or service not known", "nodename nor servname",
+                      "getaddrinfo", "name resolution", "no address associated", "temporary failure in name",
+                      "name_not_resolved", "internet_disconnected")
 
 
 def serialize_origin(scheme: str, host: str, port: int | None) -> str:
@@ -86,6 +91,13 @@ class Body:
     decoded_size: int | None = None  # size after content decoding, when known
 
 
+def _text(body: Body, headers: Headers, limit: int) -> str | None:
+    from .bodies import body_text  # the decoders import mitmproxy: only when a check asks
+
+    decoded = body_text(body, headers, limit)
+    return decoded.text if decoded.encoding is None else None
+
+
 def is_ip(host: str) -> bool:
     """An IP literal (brackets allowed), as opposed to a host name."""
     try:
@@ -107,6 +119,11 @@ class Request:
     # The Host header (HTTP/1) or :authority (HTTP/2) as the client sent it. Inside a CONNECT
     # tunnel the URL's host is the tunnel's target, which this need not match.
     authority: str | None = None
+
+    def text(self, limit: int = 1024 * 1024) -> str | None:
+        """The body as text: content coding removed, decoded with its charset (UTF-8 by default), cut at
+        *limit* decoded bytes. None when the body was not captured or is not text."""
+        return _text(self.body, self.headers, limit)
 
     @property
     def requested_host(self) -> str:
@@ -177,6 +194,11 @@ class Response:
     timestamp_start: float | None = None
     timestamp_end: float | None = None
 
+    def text(self, limit: int = 1024 * 1024) -> str | None:
+        """The body as text: content coding removed, decoded with its charset (UTF-8 by default), cut at
+        *limit* decoded bytes. None when the body was not captured or is not text."""
+        return _text(self.body, self.headers, limit)
+
 
 @dataclass(frozen=True, slots=True)
 class ExchangeError:
@@ -197,6 +219,12 @@ class ExchangeError:
     message: str
     kind: str = "other"
     proxy_status: int | None = None
+
+    @property
+    def unreachable(self) -> bool:
+        """A connect error meaning the host could not be resolved or reached (not that it refused)."""
+        m = self.message.lower()
+        return self.kind == "connect" and any(p in m for p in UNREACHABLE_ERRORS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,8 @@ from typing import Literal
 
 from mitmproxy import connection, http
 
-from .models import Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response, ServerTLS, Timings
+from .models import (UNREACHABLE_ERRORS, Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response,
+                     ServerTLS, Timings)
 from .upstream_timeout import timed_out
 
 CaptureMode = Literal["none", "text", "all"]
@@ -52,12 +53,7 @@ def _headers(h: http.Headers) -> Headers:
     return Headers(tuple((k, v) for k, v in h.items(multi=True)))
 
 
-# Connect errors where the host could not be found or reached at all (DNS, routing; Chrome's net error names
-# included, for HAR input), as opposed to a refused connection.
-_UNREACHABLE_ERRORS = ("unreachable", "no route to host", "name or service not known", "nodename nor servname",
-                       "getaddrinfo", "name resolution", "no address associated", "temporary failure in name",
-                       "name_not_resolved", "internet_disconnected")
-_CONNECT_ERRORS = ("connect call failed", "connection refused", "refused", "cannot connect to", *_UNREACHABLE_ERRORS)
+_CONNECT_ERRORS = ("connect call failed", "connection refused", "refused", "cannot connect to", *UNREACHABLE_ERRORS)
 _TLS_ERRORS = ("certificate", "tls handshake", "ssl handshake", "handshake failed", "tlsv1 alert", "ssl:",
                "wrong version number", "sslv3 alert", "tls alert", "cannot agree on a tls version",
                "does not speak tls")
@@ -69,12 +65,6 @@ def without_mitmproxy_advice(message: str) -> str:
     for advice in _MITMPROXY_ADVICE:
         message = message.split(advice, 1)[0]
     return message.strip()
-
-
-def is_unreachable(message: str) -> bool:
-    """A connect error meaning the host could not be resolved or reached (not that it refused)."""
-    m = message.lower()
-    return any(p in m for p in _UNREACHABLE_ERRORS)
 
 
 def classify_error(message: str) -> str:
