@@ -441,7 +441,7 @@ class CorsAnalyzer(Analyzer):
         if failed is not None and failed[0] == req.method:
             # Fetch, CORS-preflight fetch: on failure "return a network error"; the request is never sent.
             facts.update(kind="preflighted", verdict="blocked",
-                         preflight={"seen": True, "failed": True, "status": failed[1]},
+                         preflight={"seen": True, "from_cache": False, "failed": True, "status": failed[1]},
                          reasons=[f"its preflight failed: {failed[2]}",
                                   "the browser never sent this request; this entry records the network error"])
             return Analysis(facts)
