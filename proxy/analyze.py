@@ -35,13 +35,13 @@ def _report_entry(index: int, result: Result) -> dict:
 
 def analyze(path: str, *, as_json: bool = False, scripts: tuple[str, ...] = (),
             analysis: AnalysisOptions | None = None, out: IO[str] = sys.stdout, gate: GateConfig | None = None,
-            display: DisplayConfig | None = None) -> int:
+            display: DisplayConfig | None = None, checks: tuple[str, ...] = (), packs: bool = True) -> int:
     """Analyze a HAR: per entry what *display* asks for (plain lines with their findings by default)
     or, with *as_json*, a JSON report; then the summary. The entries' own URLs are shown unredacted:
     the file is already on disk, and redacting would hide what it holds."""
     display = display or DisplayConfig()
     try:
-        pipeline = build_pipeline(scripts, analysis)
+        pipeline = build_pipeline(scripts, analysis, checks=checks, packs=packs)
         check_categories(display.categories, [a.name for a in pipeline.analyzers])
         judge = Gate(gate) if gate is not None else None
         if judge is not None:

@@ -67,6 +67,15 @@ def days(text: str) -> int:
     return int(text)
 
 
+def check_options(p: argparse.ArgumentParser) -> None:
+    """Where custom checks come from, besides -s files: shared by `proxy`, `run`, `analyze` and `rules`."""
+    p.add_argument("--check", dest="checks", action="append", default=[], metavar="MODULE",
+                   help="import this module (package.module) and run its analyzers (repeatable)")
+    p.add_argument("--no-check-packs", dest="packs", action="store_false",
+                   help="do not load the check packs installed in this environment (entry points in the "
+                        "proxylens.checks group)")
+
+
 def analysis_options(parser: argparse.ArgumentParser) -> None:
     """Options that change verdicts, shared by `proxy` and `analyze`."""
     parser.add_argument("--engine", choices=ENGINES, default="chromium",
@@ -95,6 +104,7 @@ def proxy_options(p: argparse.ArgumentParser, default_port: int) -> None:
     p.add_argument("--har", metavar="FILE", help="stream every exchange into this HAR file")
     p.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with proxylens analyzers and/or mitmproxy addons (repeatable)")
+    check_options(p)
     p.add_argument("--keep-secrets", action="store_true",
                    help="do not redact Authorization, cookies, tokens and JWT signatures in the HAR")
     p.add_argument("--body-capture", choices=["none", "text", "all"], default="text",
@@ -213,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="print a machine-readable report")
     a.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
                    help="a Python file with extra analyzers (repeatable)")
+    check_options(a)
     analysis_options(a)
     display_options(a, live=False)
     gate_options(a)
@@ -223,18 +234,26 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("-o", "--output", default="proxylens.toml", metavar="FILE")
     pi.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    r = sub.add_parser("rules", help="list every rule with its default severity and reference")
+    r = sub.add_parser("rules", help="list every rule, built-in and custom, with its default severity and reference")
     r.add_argument("--json", action="store_true")
+    r.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
+                   help="also list the rules of the checks in this Python file (repeatable)")
+    check_options(r)
     certs_cli.add_parser(sub)
     return parser
 
 
-def cmd_rules(as_json: bool) -> int:
-    from addons import builtin_analyzers
-
+def cmd_rules(args: argparse.Namespace) -> int:
     from .findings import catalog
+    from .loader import ScriptError
+    from .worker import build_pipeline
 
-    builtin_analyzers()  # importing the analyzers registers their rules
+    try:  # loading the analyzers registers their rules, custom ones included
+        build_pipeline(tuple(args.scripts), checks=tuple(args.checks), packs=args.packs)
+    except ScriptError as exc:
+        print(f"proxylens: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    as_json = args.json
     rules = list(catalog)
     if as_json:
         print(json.dumps([{"id": r.id, "severity": r.severity.value, "category": r.category,
@@ -283,6 +302,8 @@ def _main(argv: list[str] | None) -> int:
             har=args.har,
             display=display_from(args, running=running),
             scripts=tuple(args.scripts),
+            checks=tuple(args.checks),
+            packs=args.packs,
             redact=not args.keep_secrets,
             capture=BodyCapture(args.body_capture, args.max_body),
             ssl_insecure=args.ssl_insecure,
@@ -297,13 +318,14 @@ def _main(argv: list[str] | None) -> int:
         from .analyze import analyze
 
         return analyze(args.file, as_json=args.json, scripts=tuple(args.scripts), analysis=analysis_from(args),
-                       gate=gate_from(args), display=display_from(args, live=False))
+                       gate=gate_from(args), display=display_from(args, live=False), checks=tuple(args.checks),
+                       packs=args.packs)
     if args.command == "policy":
         from .policy_init import write_starter
 
         return write_starter(args.output, args.force)
     if args.command == "rules":
-        return cmd_rules(args.json)
+        return cmd_rules(args)
     if args.command == "certs":
         return certs_cli.run(args)
     return EXIT_USAGE

@@ -1,16 +1,28 @@
-"""Load user scripts (``-s FILE``) and find the analyzers they define.
+"""Load custom checks, three ways, and find the analyzers they define.
 
-A script may define analyzers (instances of ``proxy.analyzer.Analyzer``, for
-example made with ``@analyzer``) for the analysis worker, and mitmproxy
-addons (an ``addons`` list, as in mitmproxy) for the proxy process. A
-module-level ``analyzers`` list, when present, is taken as it is.
+- ``-s FILE``: a Python file. It may define analyzers (instances of
+  ``proxy.Analyzer``, for example made with ``@analyzer``) for the analysis
+  worker, and mitmproxy addons (an ``addons`` list, as in mitmproxy) for the
+  proxy process.
+- ``--check package.module``: an importable module's analyzers.
+- Entry points in the group ``proxylens.checks`` of installed distributions
+  (``pip install`` a check pack): a module, an analyzer, a list of them, or
+  an Analyzer subclass. A pack that fails to load is skipped with a warning,
+  so one broken install never keeps the proxy from starting; an explicit
+  ``-s`` or ``--check`` that fails is a start-up error.
+
+A module-level ``analyzers`` list, when present, is taken as it is.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
 import importlib.util
+import inspect
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -60,3 +72,57 @@ def analyzers_in(module: ModuleType) -> list[Analyzer]:
         if not isinstance(item, Analyzer) or not item.name:
             raise ScriptError(f"{module.__file__}: {item!r} is not a named proxylens analyzer")
     return found
+
+
+ENTRY_POINT_GROUP = "proxylens.checks"
+
+
+def load_check_module(name: str) -> ModuleType:
+    """``--check package.module``: import it; ScriptError says what went wrong, naming the check."""
+    try:
+        return importlib.import_module(name)
+    except SystemExit as exc:
+        raise ScriptError(f"check module {name} called sys.exit({exc.code!r}) while loading") from exc
+    except Exception as exc:
+        where = ""
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames and not isinstance(exc, ModuleNotFoundError):
+            where = f" (at {frames[-1].filename}:{frames[-1].lineno})"
+        hint = "; is it installed, or on PYTHONPATH?" if isinstance(exc, ModuleNotFoundError) else ""
+        raise ScriptError(f"check module {name} failed to import: {type(exc).__name__}: {exc}{where}{hint}") from exc
+
+
+def analyzers_of(value: object, what: str) -> list[Analyzer]:
+    """The analyzers an entry point or module stands for."""
+    if isinstance(value, ModuleType):
+        return analyzers_in(value)
+    if isinstance(value, Analyzer):
+        found = [value]
+    elif inspect.isclass(value) and issubclass(value, Analyzer):
+        found = [value()]
+    elif isinstance(value, (list, tuple)):
+        found = list(value)
+    else:
+        raise ScriptError(f"{what} is {type(value).__name__}; it must name a module, an analyzer, a list of "
+                          "analyzers or an Analyzer subclass")
+    for item in found:
+        if not isinstance(item, Analyzer) or not item.name:
+            raise ScriptError(f"{what}: {item!r} is not a named proxylens analyzer")
+    return found
+
+
+def check_packs(warn: Callable[[str], None]) -> list[Analyzer]:
+    """The analyzers of every installed check pack. A broken pack is named in a warning and skipped."""
+    analyzers: list[Analyzer] = []
+    for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
+        what = f"check pack {ep.name!r} ({ep.value}, from {dist})"
+        try:
+            analyzers.extend(analyzers_of(ep.load(), what))
+        except BaseException as exc:  # noqa: BLE001 -- an installed pack must never keep the proxy from starting
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            reason = str(exc) if isinstance(exc, ScriptError) else f"{type(exc).__name__}: {exc}"
+            warn(f"warning: {what} failed to load and is skipped: {reason}. Fix it, `pip uninstall {dist}`, or "
+                 "run with --no-check-packs")
+    return analyzers

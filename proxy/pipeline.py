@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from .analyzer import Analyzer, as_analysis
 from .findings import ANALYZER_ERROR, Finding
@@ -28,6 +29,9 @@ class Pipeline:
             raise ValueError(f"two analyzers share the name {sorted(duplicates)[0]!r}")
         self.analyzers = list(analyzers)
         self.session = session or Session()
+        # Called once per analyzer, on its first failure, with its analyzer-error finding.
+        self.on_first_error: Callable[[str, Finding], None] | None = None
+        self._failed: set[str] = set()
 
     def run(self, exchange: Exchange) -> Result:
         result = Result(exchange)
@@ -36,17 +40,26 @@ class Pipeline:
             try:
                 analysis = as_analysis(analyzer.analyze(exchange, self.session))
             except Exception as exc:  # isolation: one analyzer never breaks the others
-                result.findings.append(_analyzer_error(analyzer, exc))
+                self._failure(result, analyzer, exc)
                 continue
             if analysis.facts is not None:
                 try:  # facts go into HAR files and JSON reports: they must be JSON
                     json.dumps(analysis.facts, allow_nan=False)
                 except (TypeError, ValueError) as exc:
-                    result.findings.append(_analyzer_error(analyzer, TypeError(f"facts are not JSON: {exc}")))
+                    self._failure(result, analyzer, TypeError(f"facts are not JSON: {exc}"))
                     continue
                 result.facts[analyzer.name] = analysis.facts
             result.findings.extend(analysis.findings)
         return result
+
+
+    def _failure(self, result: Result, analyzer: Analyzer, exc: Exception) -> None:
+        finding = _analyzer_error(analyzer, exc)
+        result.findings.append(finding)
+        if analyzer.name not in self._failed:
+            self._failed.add(analyzer.name)
+            if self.on_first_error is not None:
+                self.on_first_error(analyzer.name, finding)
 
 
 def _analyzer_error(analyzer: Analyzer, exc: Exception) -> Finding:

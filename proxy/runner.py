@@ -39,6 +39,8 @@ class ProxyConfig:
     har: str | None = None
     display: DisplayConfig = field(default_factory=DisplayConfig)
     scripts: tuple[str, ...] = field(default_factory=tuple)
+    checks: tuple[str, ...] = ()  # --check modules, run in the worker
+    packs: bool = True  # installed check packs
     redact: bool = True
     capture: BodyCapture = field(default_factory=BodyCapture)
     ssl_insecure: bool = False
@@ -124,7 +126,7 @@ def run_proxy(config: ProxyConfig) -> int:
     outbox: multiprocessing.Queue = mp.Queue()
     processed = mp.RawValue("Q", 0)  # exchanges the worker has finished: the bridge's backlog gauge
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, display=config.display,
-                                 scripts=config.scripts,
+                                 scripts=config.scripts, checks=config.checks, packs=config.packs,
                                  max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
                                  analysis=config.analysis, gate=config.gate)
     worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),

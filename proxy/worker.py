@@ -22,7 +22,7 @@ from addons import AnalysisOptions
 
 from .display import DisplayConfig, DisplayError, check_categories
 from .gate import Gate, GateConfig
-from .loader import ScriptError, analyzers_in, load_script
+from .loader import ScriptError, analyzers_in, check_packs, load_check_module, load_script
 from .pipeline import Pipeline, Result
 from .policy import PolicyError
 from .summary import Tally, summary_text
@@ -49,22 +49,39 @@ class WorkerConfig:
     redact: bool = True
     display: DisplayConfig = field(default_factory=DisplayConfig)
     scripts: tuple[str, ...] = field(default_factory=tuple)
+    checks: tuple[str, ...] = ()  # --check modules
+    packs: bool = True  # installed check packs (entry points)
     max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
     gate: GateConfig | None = None  # judge against a policy and write reports
 
 
-def build_pipeline(scripts: tuple[str, ...], options: AnalysisOptions | None = None) -> Pipeline:
-    """Built-in analyzers plus those of each script; ScriptError says what is wrong."""
+def warn(message: str) -> None:
+    print(f"proxylens: {message}", file=sys.stderr, flush=True)
+
+
+def build_pipeline(scripts: tuple[str, ...] = (), options: AnalysisOptions | None = None, *,
+                   checks: tuple[str, ...] = (), packs: bool = True) -> Pipeline:
+    """Built-in analyzers, then those of installed check packs, ``--check`` modules and ``-s`` scripts;
+    ScriptError says what is wrong. A check that fails at analysis time is named once on stderr."""
     from addons import builtin_analyzers
 
     analyzers = builtin_analyzers(options)
+    if packs:
+        analyzers.extend(check_packs(warn))
+    for name in checks:
+        analyzers.extend(analyzers_in(load_check_module(name)))
     for path in scripts:
         analyzers.extend(analyzers_in(load_script(path)))
     try:
-        return Pipeline(analyzers)
+        pipeline = Pipeline(analyzers)
     except ValueError as exc:  # e.g. a custom analyzer named like a built-in one
-        raise ScriptError(f"{exc}; rename the analyzer in your script") from None
+        raise ScriptError(f"{exc}; rename one of them (an analyzer's name is the key of its facts)") from None
+    pipeline.on_first_error = lambda analyzer, finding: warn(
+        f"warning: check {analyzer!r} failed: {finding.evidence.get('exception')}: {finding.evidence.get('message')} "
+        f"(at {finding.evidence.get('location')}); each exchange it fails on gets a proxylens.analyzer-error finding "
+        "instead of its verdict, and the proxy goes on")
+    return pipeline
 
 
 class Sink:
@@ -130,7 +147,7 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        pipeline = build_pipeline(config.scripts, config.analysis)
+        pipeline = build_pipeline(config.scripts, config.analysis, checks=config.checks, packs=config.packs)
         check_categories(config.display.categories, [a.name for a in pipeline.analyzers])
         sink = Sink(config)
         if sink.gate is not None:
