@@ -131,6 +131,10 @@ class Rule:
         evidence: dict[str, JSONScalar] | None = None,
         severity: Severity | None = None,
     ) -> Finding:
+        """A finding of this rule: *summary* says what was seen on this exchange (the rule's own
+        summary by default); *subject* where (``response.header.cache-control``); *evidence* the
+        values it rests on (JSON scalars; never secrets). Severity, category, detail and reference
+        come from the rule unless given."""
         return Finding(
             rule=self.id,
             severity=severity or self.severity,
@@ -150,6 +154,8 @@ class Catalog:
         self._rules: dict[str, Rule] = {}
 
     def register(self, rule: Rule) -> Rule:
+        """Add *rule*; registering the same definition twice is allowed (a module imported twice),
+        a different one under the same id is a ValueError."""
         existing = self._rules.get(rule.id)
         if existing is not None and existing != rule:
             raise ValueError(f"rule {rule.id!r} is already registered with a different definition")

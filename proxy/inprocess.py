@@ -23,6 +23,10 @@ MARKERS = {Severity.ERROR: ":red_circle:", Severity.WARNING: ":warning:"}
 
 
 class InProcess:
+    """A mitmproxy addon running *analyzers* inside mitmdump or mitmweb, without proxylens's worker:
+    ``addons = [InProcess([my_check])]`` in a script for ``mitmdump -s``. Findings become the flow's
+    comment and marker; facts and findings are kept in ``flow.metadata["proxylens"]``."""
+
     def __init__(self, analyzers: Sequence[Analyzer]) -> None:
         self.pipeline = Pipeline(analyzers)
         self.capture = BodyCapture("text")

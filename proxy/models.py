@@ -50,6 +50,7 @@ class Headers:
         return ", ".join(values) if values else default
 
     def get_all(self, name: str) -> list[str]:
+        """Every value of the field, in order (one per field line; use this for Set-Cookie)."""
         lname = name.lower()
         return [v for k, v in self.fields if k.lower() == lname]
 
@@ -109,6 +110,10 @@ def is_ip(host: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """The request as the client sent it: method (case kept), absolute URL, headers in wire order,
+    body as captured. The URL accessors below answer empty rather than raise on a URL that does not
+    parse (HAR input)."""
+
     method: str
     url: str
     http_version: str = "HTTP/1.1"
@@ -138,6 +143,7 @@ class Request:
     # answer empty rather than raise into an analyzer.
     @property
     def scheme(self) -> str:
+        """``http``, ``https``, ... in lower case."""
         try:
             return urlsplit(self.url).scheme.lower()
         except ValueError:
@@ -145,6 +151,7 @@ class Request:
 
     @property
     def host(self) -> str:
+        """The URL's host in lower case, without brackets or port."""
         try:
             return (urlsplit(self.url).hostname or "").lower()
         except ValueError:
@@ -152,6 +159,7 @@ class Request:
 
     @property
     def port(self) -> int | None:
+        """The URL's port, or the scheme's default."""
         try:
             parts = urlsplit(self.url)
             return parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
@@ -160,6 +168,7 @@ class Request:
 
     @property
     def path(self) -> str:
+        """Path and query, as in a request line (``/a/b?c=d``)."""
         try:
             parts = urlsplit(self.url)
         except ValueError:
@@ -178,6 +187,7 @@ class Request:
 
     @property
     def query(self) -> list[tuple[str, str]]:
+        """The query's (name, value) pairs, decoded, blanks kept."""
         try:
             return parse_qsl(urlsplit(self.url).query, keep_blank_values=True)
         except ValueError:
@@ -186,6 +196,8 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Response:
+    """The response as the origin (or an intermediary) sent it."""
+
     status: int
     reason: str = ""
     http_version: str = "HTTP/1.1"
@@ -246,6 +258,7 @@ class Timings:
 
     @property
     def total(self) -> float:
+        """The whole exchange in milliseconds (``ssl`` is inside ``connect``)."""
         return sum(max(v, 0) for v in (self.blocked, self.dns, self.connect, self.send, self.wait, self.receive))
 
 

@@ -16,6 +16,8 @@ from .session import Session
 
 @dataclass
 class Result:
+    """One exchange with every analyzer's facts (by analyzer name) and all their findings."""
+
     exchange: Exchange
     facts: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)

@@ -30,6 +30,8 @@ class BoundedStore(Generic[V]):
         return self.ttl is not None and self._session.now - stored_at > self.ttl
 
     def get(self, key: Hashable, default: Any = None) -> V | Any:
+        """The live value for *key* (marking it recently used), or *default*. ``store[key] = v``
+        sets one; ``in``, ``[key]`` and ``len`` work as for a dict."""
         item = self._data.get(key)
         if item is None:
             return default
@@ -57,6 +59,7 @@ class BoundedStore(Generic[V]):
         return self.get(key, sentinel) is not sentinel
 
     def pop(self, key: Hashable, default: Any = None) -> V | Any:
+        """Remove *key* and return its live value, or *default*."""
         item = self._data.pop(key, None)
         return default if item is None or self._expired(item[0]) else item[1]
 
@@ -64,6 +67,7 @@ class BoundedStore(Generic[V]):
         return len(self._data)
 
     def items(self) -> Iterator[tuple[Hashable, V]]:
+        """The live (key, value) pairs, least recently used first."""
         return ((k, v) for k, (t, v) in list(self._data.items()) if not self._expired(t))
 
 
