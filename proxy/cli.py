@@ -233,6 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     pi = ps.add_parser("init", help="write proxylens.toml listing every rule with its default level")
     pi.add_argument("-o", "--output", default="proxylens.toml", metavar="FILE")
     pi.add_argument("--force", action="store_true", help="overwrite an existing file")
+    pi.add_argument("-s", "--script", dest="scripts", action="append", default=[], metavar="SCRIPT",
+                    help="also list the rules of the checks in this Python file (repeatable)")
+    check_options(pi)
 
     r = sub.add_parser("rules", help="list every rule, built-in and custom, with its default severity and reference")
     r.add_argument("--json", action="store_true")
@@ -323,7 +326,7 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "policy":
         from .policy_init import write_starter
 
-        return write_starter(args.output, args.force)
+        return write_starter(args.output, args.force, tuple(args.scripts), tuple(args.checks), args.packs)
     if args.command == "rules":
         return cmd_rules(args)
     if args.command == "certs":

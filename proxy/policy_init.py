@@ -38,10 +38,10 @@ exclude = []
 """
 
 
-def starter_text() -> str:
-    from addons import builtin_analyzers
+def starter_text(scripts: tuple[str, ...] = (), checks: tuple[str, ...] = (), packs: bool = True) -> str:
+    from .worker import build_pipeline
 
-    builtin_analyzers()  # importing the analyzers registers their rules
+    build_pipeline(scripts, checks=checks, packs=packs)  # loading the analyzers registers their rules
     levels = "\n".join(f'{severity.value} = "{level}"' for severity, level in DEFAULT_LEVELS.items())
     width = max(len(r.id) for r in catalog) + 2
     rules = "\n".join(f'# {chr(34) + r.id + chr(34):{width}} = "{DEFAULT_LEVELS[r.severity]}"   # {r.severity.value}: '
@@ -49,13 +49,21 @@ def starter_text() -> str:
     return HEAD.format(levels=levels, rules=rules)
 
 
-def write_starter(output: str, force: bool) -> int:
+def write_starter(output: str, force: bool, scripts: tuple[str, ...] = (), checks: tuple[str, ...] = (),
+                  packs: bool = True) -> int:
+    from .loader import ScriptError
+
     path = Path(output)
     if path.exists() and not force:
         print(f"proxylens: error: {path} exists; add --force to overwrite it", file=sys.stderr)
         return EXIT_USAGE
     try:
-        path.write_text(starter_text(), encoding="utf-8")
+        text = starter_text(scripts, checks, packs)
+    except ScriptError as exc:
+        print(f"proxylens: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         print(f"proxylens: error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
