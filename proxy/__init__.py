@@ -6,14 +6,14 @@ exactly these names and nothing else of ``proxy``::
 
     from proxy import Severity, analyzer, rule
 
-    MISSING = rule("api.cache-control-missing", Severity.WARNING,
-                   "API responses must say how they may be cached.",
-                   reference="https://www.rfc-editor.org/rfc/rfc9111#section-5.2")
+    REQUEST_ID_MISSING = rule("team.request-id-missing", Severity.WARNING,
+                              "API responses must carry X-Request-Id.")
 
-    @analyzer("api")
-    def api_cache_control(exchange):
-        if exchange.response and "cache-control" not in exchange.response.headers:
-            yield MISSING.finding(subject="response.header.cache-control")
+    @analyzer("request_id")
+    def request_id(exchange):
+        response = exchange.response
+        if response and "x-request-id" not in response.headers:
+            yield REQUEST_ID_MISSING.finding(f"{response.status} without X-Request-Id")
 
 Names here are stable: they are renamed only with a deprecation period and a
 changelog entry. See docs/custom-checks.md and docs/api.md.

@@ -64,17 +64,24 @@ class FunctionAnalyzer(Analyzer):
         return f"<analyzer {self.name} ({getattr(self.func, '__qualname__', self.func)})>"
 
 
-def analyzer(name: str | Callable[..., Any]) -> Any:
+def analyzer(name: str | Callable[..., Any] | None = None) -> Any:
     """Make a function an analyzer. ``@analyzer("mycheck")`` stores its facts under "mycheck";
     bare ``@analyzer`` uses the function's name. The function takes ``(exchange)`` or
     ``(exchange, session)`` and returns or yields Findings (see ``as_analysis``)."""
     if callable(name):
-        return FunctionAnalyzer(name.__name__, name)
+        return FunctionAnalyzer(_name_of(name), name)
 
     def wrap(func: Callable[..., Any]) -> FunctionAnalyzer:
-        return FunctionAnalyzer(name, func)
+        return FunctionAnalyzer(_name_of(func) if name is None else name, func)
 
     return wrap
+
+
+def _name_of(func: Callable[..., Any]) -> str:
+    name = getattr(func, "__name__", None) or getattr(getattr(func, "func", None), "__name__", None)
+    if not name:
+        raise TypeError(f"{func!r} has no __name__: name the analyzer, @analyzer(\"name\")")
+    return name
 
 
 def as_analysis(result: Any) -> Analysis:
@@ -101,7 +108,7 @@ def as_analysis(result: Any) -> Analysis:
                 if not isinstance(item.facts, dict):
                     raise TypeError(f"Analysis.facts is {_kind(item.facts)}; it must be a dict")
                 facts = {**(facts or {}), **item.facts}
-            findings.extend(as_analysis(list(item.findings)).findings)
+            findings.extend(as_analysis(list(item.findings or [])).findings)
         else:
             raise TypeError(f"yielded {_kind(item)}; expected Finding (make one with a Rule: rule.finding(...))")
     return Analysis(facts=facts, findings=findings)

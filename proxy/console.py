@@ -15,6 +15,7 @@ from rich.text import Text
 
 from .display import DisplayConfig, Filter
 from .explain import Explanation
+from .findings import Finding, Severity
 from .live import REFRESH_PER_SECOND, LiveView
 from .pipeline import Result
 from .plainlog import exchange_line, printable
@@ -63,13 +64,20 @@ class ConsoleOutput:
             if self.config.mode == "explain":
                 self.console.print(Explanation(result, self.config.selection, self.redact))
             else:
-                self.out.write(exchange_line(result, redact=self.redact) + "\n")
+                self.out.write(exchange_line(result, redact=self.redact, notable=self._notable(result)) + "\n")
                 if self.findings_under_lines:
                     for f in sorted(self.config.selection.findings(result.findings), key=lambda f: -f.severity.rank):
                         self.out.write(f"    {f.severity.value:7} {f.rule}: {printable(f.summary)}\n")
             self.out.flush()
         except (BrokenPipeError, OSError):
             self.broken = True
+
+    def _notable(self, result: Result) -> list[Finding]:
+        """What a line names: findings of the selected categories at or above --min-severity when it
+        was given, else at warning or above."""
+        selection = self.config.selection
+        floor = selection.min_severity if selection.min_severity > Severity.GOOD else Severity.WARNING
+        return [f for f in selection.findings(result.findings) if f.severity >= floor]
 
     def close(self) -> None:
         if self.live is not None:

@@ -123,9 +123,11 @@ _HEADER_KEYS = {"authorization", "proxy-authorization", "cookie", "set-cookie"}
 def _redact_value(value: Any, key: str = "") -> Any:
     """Facts and evidence may quote URLs, header values and error messages.
 
-    Redacted by value, not by key name: fact fields such as ``cors.credentials``
-    ("include" or "omit") are not secrets, while a quoted Authorization or
-    Cookie header value is, whatever key holds it."""
+    Redacted mostly by value, not by key name: fact fields such as
+    ``cors.credentials`` ("include" or "omit") are not secrets, while a URL's
+    token or a JWT is, whatever key holds it. The one exception: a value under
+    a key named like a credential header (authorization, proxy-authorization,
+    cookie, set-cookie) is redacted as that header's value would be."""
     if isinstance(value, str):
         if key.lower() in _HEADER_KEYS:
             return R.redact_header(key, value)

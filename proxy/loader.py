@@ -50,13 +50,19 @@ def load_script(path: str) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except SystemExit as exc:
-        raise ScriptError(f"script {path} called sys.exit({exc.code!r}) while loading") from exc
+        raise ScriptError(f"script {path} called sys.exit({exc.code!r}) while loading{_where(exc)}") from exc
     except Exception as exc:
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        raise ScriptError(
-            f"script {path} failed to load: {type(exc).__name__}: {exc} (at {last.filename}:{last.lineno})"
-        ) from exc
+        raise ScriptError(f"script {path} failed to load: {type(exc).__name__}: {exc}{_where(exc)}") from exc
     return module
+
+
+def _where(exc: BaseException) -> str:
+    """Where in the user's code it went wrong: a SyntaxError's own position, else the deepest frame
+    outside importlib's machinery."""
+    if isinstance(exc, SyntaxError):
+        return f" (at {exc.filename}:{exc.lineno})" if exc.filename else ""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<frozen ")]
+    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def analyzers_in(module: ModuleType) -> list[Analyzer]:
@@ -78,22 +84,23 @@ ENTRY_POINT_GROUP = "proxylens.checks"
 
 
 def load_check_module(name: str) -> ModuleType:
-    """``--check package.module``: import it; ScriptError says what went wrong, naming the check."""
+    """``--check package.module``: import it; ScriptError says what went wrong, naming the check.
+    As with ``python -m``, the current directory is searched too (after installed packages)."""
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.append(str(Path.cwd()))
     try:
         return importlib.import_module(name)
     except SystemExit as exc:
-        raise ScriptError(f"check module {name} called sys.exit({exc.code!r}) while loading") from exc
+        raise ScriptError(f"check module {name} called sys.exit({exc.code!r}) while loading{_where(exc)}") from exc
     except Exception as exc:
-        where = ""
-        frames = traceback.extract_tb(exc.__traceback__)
-        if frames and not isinstance(exc, ModuleNotFoundError):
-            where = f" (at {frames[-1].filename}:{frames[-1].lineno})"
-        hint = "; is it installed, or on PYTHONPATH?" if isinstance(exc, ModuleNotFoundError) else ""
+        missing = isinstance(exc, ModuleNotFoundError)
+        where = "" if missing else _where(exc)
+        hint = "; is it installed, or on PYTHONPATH?" if missing else ""
         raise ScriptError(f"check module {name} failed to import: {type(exc).__name__}: {exc}{where}{hint}") from exc
 
 
-def analyzers_of(value: object, what: str) -> list[Analyzer]:
-    """The analyzers an entry point or module stands for."""
+def analyzers_of(value: object) -> list[Analyzer]:
+    """The analyzers an entry point stands for."""
     if isinstance(value, ModuleType):
         return analyzers_in(value)
     if isinstance(value, Analyzer):
@@ -103,11 +110,11 @@ def analyzers_of(value: object, what: str) -> list[Analyzer]:
     elif isinstance(value, (list, tuple)):
         found = list(value)
     else:
-        raise ScriptError(f"{what} is {type(value).__name__}; it must name a module, an analyzer, a list of "
-                          "analyzers or an Analyzer subclass")
+        raise ScriptError(f"the entry point names a value of type {type(value).__name__}; it must name a module, "
+                          "an analyzer, a list of analyzers or an Analyzer subclass")
     for item in found:
         if not isinstance(item, Analyzer) or not item.name:
-            raise ScriptError(f"{what}: {item!r} is not a named proxylens analyzer")
+            raise ScriptError(f"{item!r} is not a named proxylens analyzer")
     return found
 
 
@@ -118,11 +125,11 @@ def check_packs(warn: Callable[[str], None]) -> list[Analyzer]:
         dist = ep.dist.name if ep.dist is not None else "an unknown distribution"
         what = f"check pack {ep.name!r} ({ep.value}, from {dist})"
         try:
-            analyzers.extend(analyzers_of(ep.load(), what))
+            analyzers.extend(analyzers_of(ep.load()))
         except BaseException as exc:  # noqa: BLE001 -- an installed pack must never keep the proxy from starting
             if isinstance(exc, KeyboardInterrupt):
                 raise
-            reason = str(exc) if isinstance(exc, ScriptError) else f"{type(exc).__name__}: {exc}"
+            reason = str(exc) if isinstance(exc, ScriptError) else f"{type(exc).__name__}: {exc}{_where(exc)}"
             warn(f"warning: {what} failed to load and is skipped: {reason}. Fix it, `pip uninstall {dist}`, or "
                  "run with --no-check-packs")
     return analyzers

@@ -93,10 +93,21 @@ class Body:
 
 
 def _text(body: Body, headers: Headers, limit: int) -> str | None:
-    from .bodies import body_text  # the decoders import mitmproxy: only when a check asks
+    import base64
+    import binascii
+
+    from .bodies import body_text, charset_of  # the decoders import mitmproxy: only when a check asks
 
     decoded = body_text(body, headers, limit)
-    return decoded.text if decoded.encoding is None else None
+    text = decoded.text
+    if text is not None and decoded.encoding == "base64":
+        # Binary live, or a HAR producer that stored text as base64 (Chrome does for some types):
+        # text whenever the bytes decode in the charset, as live bytes are judged.
+        try:
+            text = base64.b64decode(text, validate=True).decode(charset_of(headers.get("content-type")) or "utf-8")
+        except (binascii.Error, ValueError, LookupError):
+            return None
+    return text[:limit] if text is not None else None
 
 
 def is_ip(host: str) -> bool:
@@ -127,7 +138,8 @@ class Request:
 
     def text(self, limit: int = 1024 * 1024) -> str | None:
         """The body as text: content coding removed, decoded with its charset (UTF-8 by default), cut at
-        *limit* decoded bytes. None when the body was not captured or is not text."""
+        *limit* characters. None when the body was not captured or does not decode as text; the same
+        live and from a HAR (where it may be stored as base64)."""
         return _text(self.body, self.headers, limit)
 
     @property
@@ -176,6 +188,14 @@ class Request:
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
     @property
+    def pathname(self) -> str:
+        """The path alone, without the query (which may carry tokens: prefer this in summaries)."""
+        try:
+            return urlsplit(self.url).path or "/"
+        except ValueError:
+            return self.url
+
+    @property
     def origin(self) -> str:
         """The URL's origin serialized as in the Fetch standard (scheme://host[:port])."""
         try:
@@ -208,7 +228,8 @@ class Response:
 
     def text(self, limit: int = 1024 * 1024) -> str | None:
         """The body as text: content coding removed, decoded with its charset (UTF-8 by default), cut at
-        *limit* decoded bytes. None when the body was not captured or is not text."""
+        *limit* characters. None when the body was not captured or does not decode as text; the same
+        live and from a HAR (where it may be stored as base64)."""
         return _text(self.body, self.headers, limit)
 
 

@@ -41,7 +41,7 @@ class Pipeline:
         for analyzer in self.analyzers:
             try:
                 analysis = as_analysis(analyzer.analyze(exchange, self.session))
-            except Exception as exc:  # isolation: one analyzer never breaks the others
+            except (Exception, SystemExit) as exc:  # isolation: one analyzer never breaks the others (nor exits)
                 self._failure(result, analyzer, exc)
                 continue
             if analysis.facts is not None:

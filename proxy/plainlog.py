@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from .findings import Severity
+from .findings import Finding, Severity
 from .pipeline import Result
 from .redact import redact_text
 
@@ -42,8 +42,9 @@ def _clock(ts: float) -> str:
         return "--:--:--"
 
 
-def exchange_line(result: Result, *, redact: bool = False) -> str:
-    """One line per exchange. With *redact*, as safe as the HAR (CI logs are often public)."""
+def exchange_line(result: Result, *, redact: bool = False, notable: list[Finding] | None = None) -> str:
+    """One line per exchange, naming the worst of the *notable* findings (by default those at
+    warning or above). With *redact*, as safe as the HAR (CI logs are often public)."""
     ex = result.exchange
     when = _clock(ex.timings.started)
     clean = redact_text if redact else (lambda text: text)
@@ -56,7 +57,8 @@ def exchange_line(result: Result, *, redact: bool = False) -> str:
     line = f"{when} {ex.request.method} {clean(ex.request.url)} -> {outcome} {ex.timings.total:.0f}ms {size}"
     if ex.error is not None and ex.response is None:
         line += f" ({clean(ex.error.message)})"
-    notable = [f for f in result.findings if f.severity >= Severity.WARNING]
+    if notable is None:
+        notable = [f for f in result.findings if f.severity >= Severity.WARNING]
     if notable:
         worst = max(notable, key=lambda f: f.severity.rank)
         more = f" (+{len(notable) - 1})" if len(notable) > 1 else ""

@@ -121,7 +121,13 @@ class Policy(BaseModel):
                 if any(fnmatch.fnmatchcase(r, key) for r in known):
                     continue
                 close = difflib.get_close_matches(key, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else "; `proxylens rules` lists them"
+                categories = {r.split(".", 1)[0] for r in known}
+                if key.split(".", 1)[0] not in categories and not any(c in key for c in "*?["):
+                    # No loaded rule has this category: most likely a custom check that is not loaded.
+                    hint = ("; no loaded check has rules in this category: load the custom check that defines it "
+                            "in this command too (-s FILE, --check MODULE or an installed check pack)")
+                else:
+                    hint = f"; did you mean {close[0]!r}?" if close else "; `proxylens rules` lists them"
                 raise PolicyError(f"{self._where((*loc, key))}: {where}.{key!r} matches no rule{hint}")
 
     def _where(self, loc: tuple) -> str:

@@ -14,8 +14,18 @@ from typing import Literal
 
 from mitmproxy import connection, http
 
-from .models import (UNREACHABLE_ERRORS, Body, ClientTLS, Exchange, ExchangeError, Headers, Request, Response,
-                     ServerTLS, Timings)
+from .models import (
+    UNREACHABLE_ERRORS,
+    Body,
+    ClientTLS,
+    Exchange,
+    ExchangeError,
+    Headers,
+    Request,
+    Response,
+    ServerTLS,
+    Timings,
+)
 from .upstream_timeout import timed_out
 
 CaptureMode = Literal["none", "text", "all"]

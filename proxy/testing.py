@@ -108,7 +108,7 @@ class ExchangeFactory:
         else:
             url = f"{scheme}://{req.headers.get('host', 'example.test')}{target}"
         exchange = self(url, req.data.method.decode("ascii", "replace"), status=None,
-                        request_headers=_pairs(req.headers), request_body=_message_body(body, req.headers),
+                        request_headers=_pairs(req.headers), request_body=_message_body(body, req.headers, request=True),
                         http_version=req.http_version, error=error or "no response")
         if response is None:
             return exchange
@@ -116,27 +116,37 @@ class ExchangeFactory:
         resp = read_response_head(head)
         return replace(exchange, error=None, response=Response(
             resp.status_code, resp.reason, resp.http_version, Headers(tuple(_pairs(resp.headers))),
-            _body(_message_body(body, resp.headers)), timestamp_start=exchange.timings.started))
+            _body(_message_body(body, resp.headers, request=False)), timestamp_start=exchange.timings.started))
 
-    def from_har(self, entry: Mapping[str, Any], index: int = 0) -> Exchange:
-        """From one HAR entry (a dict from ``log.entries``), exactly as ``proxylens analyze`` reads it."""
+    def from_har(self, entry: Mapping[str, Any], index: int = 0, creator: str | None = None) -> Exchange:
+        """From one HAR entry (a dict from ``log.entries``), exactly as ``proxylens analyze`` reads it.
+        *creator* is the file's ``log.creator.name`` ("WebInspector", "Firefox", "mitmproxy", ...):
+        some producers' fields mean different things, and the reader adjusts for them."""
         from .har_reader import HarEntry, exchange_from_har
 
-        return exchange_from_har(HarEntry(index, dict(entry)))
+        return exchange_from_har(HarEntry(index, dict(entry), creator))
+
+    def from_har_file(self, path: str | Path) -> list[Exchange]:
+        """Every readable entry of a HAR file, in order, as ``proxylens analyze`` reads them."""
+        from .har_reader import exchange_from_har, iter_entries
+
+        return [exchange_from_har(entry) for entry in iter_entries(str(path))]
 
 
 def _split(message: bytes) -> tuple[list[bytes], bytes]:
+    """Head lines (without line ends, as mitmproxy's reader wants them) and the rest."""
     match = re.search(rb"\r?\n\r?\n", message)
     head, body = (message[:match.start()], message[match.end():]) if match else (message, b"")
-    return [line + b"\r\n" for line in re.split(rb"\r?\n", head)], body
+    return re.split(rb"\r?\n", head), body
 
 
 def _pairs(headers) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers.items(multi=True)]
 
 
-def _message_body(data: bytes, headers) -> bytes:
-    """The body as framed by the headers (RFC 9112 section 6): chunked, Content-Length, or the rest."""
+def _message_body(data: bytes, headers, request: bool) -> bytes:
+    """The body as framed by the headers (RFC 9112 section 6.3): chunked, Content-Length, else none
+    for a request and the rest (read until the connection closes) for a response."""
     if "chunked" in headers.get("transfer-encoding", "").lower():
         out, rest = bytearray(), data
         while rest:
@@ -148,7 +158,9 @@ def _message_body(data: bytes, headers) -> bytes:
             rest = rest[size:].lstrip(b"\r\n")
         return bytes(out)
     length = headers.get("content-length")
-    return data[:int(length)] if length and length.strip().isdigit() else data
+    if length and length.strip().isdigit():
+        return data[:int(length)]
+    return b"" if request else data
 
 
 Checks = Analyzer | ModuleType | str | Path | Iterable[Analyzer | ModuleType | str | Path]

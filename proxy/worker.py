@@ -66,17 +66,21 @@ def build_pipeline(scripts: tuple[str, ...] = (), options: AnalysisOptions | Non
     ScriptError says what is wrong. A check that fails at analysis time is named once on stderr."""
     from addons import builtin_analyzers
 
-    analyzers = builtin_analyzers(options)
+    sourced = [(a, "built in") for a in builtin_analyzers(options)]
     if packs:
-        analyzers.extend(check_packs(warn))
+        sourced += [(a, "an installed check pack") for a in check_packs(warn)]
     for name in checks:
-        analyzers.extend(analyzers_in(load_check_module(name)))
+        sourced += [(a, f"--check {name}") for a in analyzers_in(load_check_module(name))]
     for path in scripts:
-        analyzers.extend(analyzers_in(load_script(path)))
-    try:
-        pipeline = Pipeline(analyzers)
-    except ValueError as exc:  # e.g. a custom analyzer named like a built-in one
-        raise ScriptError(f"{exc}; rename one of them (an analyzer's name is the key of its facts)") from None
+        sourced += [(a, f"-s {path}") for a in analyzers_in(load_script(path))]
+    seen: dict[str, str] = {}
+    for analyzer, source in sourced:  # an analyzer's name is the key of its facts: one each
+        if analyzer.name in seen:
+            raise ScriptError(f"two analyzers are named {analyzer.name!r}: one {seen[analyzer.name]}, one from "
+                              f"{source}; load each check once (a pack and --check of its module, or the same -s "
+                              "file twice, load it twice), or rename one")
+        seen[analyzer.name] = source if source == "built in" else f"from {source}"
+    pipeline = Pipeline([a for a, _ in sourced])
     pipeline.on_first_error = lambda analyzer, finding: warn(
         f"warning: check {analyzer!r} failed: {finding.evidence.get('exception')}: {finding.evidence.get('message')} "
         f"(at {finding.evidence.get('location')}); each exchange it fails on gets a proxylens.analyzer-error finding "
