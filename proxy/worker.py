@@ -84,7 +84,7 @@ def build_pipeline(scripts: tuple[str, ...] = (), options: AnalysisOptions | Non
     pipeline.on_first_error = lambda analyzer, finding: warn(
         f"warning: check {analyzer!r} failed: {finding.evidence.get('exception')}: {finding.evidence.get('message')} "
         f"(at {finding.evidence.get('location')}); each exchange it fails on gets a proxylens.analyzer-error finding "
-        "instead of its verdict, and the proxy goes on")
+        "instead of its verdict, and everything else goes on")
     return pipeline
 
 

@@ -361,7 +361,7 @@ def test_checks_failing_at_analysis_time_are_named_once_and_traffic_flows(start_
     assert len(crash_lines) == 1 and len(wrong_lines) == 1, stderr
     assert crash_lines[0].startswith(f"proxylens: warning: check 'crashy' failed: ZeroDivisionError: boom on purpose "
                                      f"(at {crashy}:7); ")
-    assert "the proxy goes on" in crash_lines[0] and ANALYZER_ERROR in crash_lines[0]
+    assert "everything else goes on" in crash_lines[0] and ANALYZER_ERROR in crash_lines[0]
     type_error = ("returned dict {'rule': 'acme.not-a-finding'}; return Findings (a list, or yield them), an "
                   "Analysis, or None")
     assert wrong_lines[0].startswith(f"proxylens: warning: check 'wrong-type' failed: TypeError: {type_error} (at ")
