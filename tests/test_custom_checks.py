@@ -1061,3 +1061,13 @@ def test_policy_init_lists_custom_rules_and_the_uncommented_line_is_a_valid_poli
     refused = proxylens("policy", "init", "-o", str(tmp_path / "other.toml"), "-s", str(broken), cwd=tmp_path)
     assert refused.returncode == 2 and "broken_check.py failed to load: RuntimeError: not today" in refused.stderr
     assert not (tmp_path / "other.toml").exists()
+
+
+def test_check_modules_are_found_under_the_current_directory_like_python_m(tmp_path, cli_check):
+    # cli_check is tmp_path/checks/acme_cli.py: `--check checks.acme_cli` from tmp_path, no PYTHONPATH
+    (cli_check.parent / "__init__.py").write_text("")
+    found = proxylens("rules", "--check", "checks.acme_cli", cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert "acme-cli.hello" in found.stdout
+    elsewhere = proxylens("rules", "--check", "checks.acme_cli", cwd=cli_check.parent)  # not from here
+    assert elsewhere.returncode == 2 and "check module checks.acme_cli failed to import" in elsewhere.stderr
