@@ -98,6 +98,9 @@ def analysis_from(args: argparse.Namespace) -> AnalysisOptions:
 def proxy_options(p: argparse.ArgumentParser, default_port: int) -> None:
     """Options of the proxy itself, shared by `proxy` and `run`."""
     p.add_argument("--listen-host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--proxyauth", metavar="USER:PASS",
+                   help="require these credentials from clients (Proxy-Authorization, RFC 9110 §11.7.1); "
+                        "use it whenever --listen-host is not a loopback address")
     p.add_argument("--listen-port", type=int, default=default_port,
                    help=f"port to bind (default {default_port}; 0 picks a free one)")
     p.add_argument("--mode", type=mode, default="regular", help="regular | reverse:URL | upstream:URL | socks5")
@@ -301,6 +304,7 @@ def _main(argv: list[str] | None) -> int:
         return run_proxy(ProxyConfig(
             listen_host=args.listen_host,
             listen_port=args.listen_port,
+            proxyauth=args.proxyauth,
             mode=args.mode,
             har=args.har,
             display=display_from(args, running=running),

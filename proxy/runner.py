@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import multiprocessing
 import queue
 import signal
@@ -35,6 +36,7 @@ GRACE_SECONDS = 3.0
 class ProxyConfig:
     listen_host: str = "127.0.0.1"
     listen_port: int = 8080
+    proxyauth: str | None = None  # USER:PASS clients must send (mitmproxy's proxyauth option)
     mode: str = "regular"
     har: str | None = None
     display: DisplayConfig = field(default_factory=DisplayConfig)
@@ -221,6 +223,8 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
             ssl_verify_upstream_trusted_ca=config.upstream_ca,
             scripts=list(config.scripts),
         )
+        if config.proxyauth:
+            opts.update(proxyauth=config.proxyauth)
 
         stop = asyncio.Event()
         command: list = []  # the running `run` command, once started
@@ -310,9 +314,24 @@ def _address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def _announce(config: ProxyConfig, addresses: list, authority) -> None:
     for host, port, *_ in addresses:
         err(f"listening on {_address(host, port)} ({config.mode} mode)")
+    exposed = [_address(host, port) for host, port, *_ in addresses if not _is_loopback(host)]
+    if exposed:
+        # An open proxy that can decrypt HTTPS with a CA the user's browser trusts: say it loudly.
+        guard = ("clients must send the --proxyauth credentials" if config.proxyauth else
+                 "ANYONE who can reach it can send traffic through it. Add --proxyauth USER:PASS, or bind "
+                 "127.0.0.1 (the default) and use an SSH tunnel")
+        err(f"WARNING: {', '.join(exposed)} is reachable from other machines, not just this one: {guard}. "
+            "Traffic through it is recorded and may be decrypted with this machine's CA.")
     err(f"CA certificate: {authority.cert_path} ({authority.subject}, valid until "
         f"{authority.cert.not_valid_after_utc:%Y-%m-%d}); to intercept HTTPS, trust it: proxylens certs trust-help")
     if authority.name_rules is not None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from urllib.parse import quote
 
 from certs.export import write_bundle
 from certs.trust import trust_env
@@ -31,6 +32,9 @@ def command_env(config, port: int, authority) -> dict[str, str]:
     host = config.listen_host if config.listen_host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}"
+    if config.proxyauth:  # clients send them as Proxy-Authorization when they are in the proxy URL
+        user, _, password = config.proxyauth.partition(":")
+        url = f"http://{quote(user, safe='')}:{quote(password, safe='')}@{shown}:{port}"
     env = dict(os.environ)
     for name in (*PROXY_VARS, "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
         env.pop(name, None)
