@@ -48,6 +48,10 @@ class PageTracker:
         self._session = session
         self._count = 0
 
+    def continue_after(self, pages: int) -> None:
+        """Number new pages after the *pages* an earlier writer of this file made."""
+        self._count = pages
+
     def assign(self, result: Result) -> tuple[str | None, dict | None]:
         """Return (pageref, new page or None)."""
         ex = result.exchange
@@ -105,6 +109,36 @@ def _utf8(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
+def _cut_to_last_complete_line(path: Path, *, skip_first: bool = False) -> int:
+    """Cut *path* back to its last complete JSON line and count those lines.
+
+    The writer puts each entry (and each page) on one line, separated by
+    ",\\n", with one write: after a kill only the last line can be partial.
+    With *skip_first*, the first line is the HAR's head, not an entry.
+    Streams the file, so a multi-gigabyte HAR costs a read, not its size in memory.
+    """
+    count = 0
+    good = 0  # end of the last complete line, before its ",\\n"
+    with open(path, "r+b") as f:
+        offset = 0
+        for number, line in enumerate(f):
+            end = offset + len(line)
+            body = line.rstrip(b"\n").removesuffix(b",")
+            if number == 0 and skip_first:
+                good = end
+            elif body:
+                if not line.endswith(b"\n"):  # the last line, maybe cut short: is it whole?
+                    try:
+                        json.loads(body)
+                    except ValueError:
+                        break
+                count += 1
+                good = offset + len(body)
+            offset = end
+        f.truncate(good)
+    return count
+
+
 def _private(path: str, flags: int) -> int:
     """Open for the owner only (0600): a HAR holds URLs, bodies and, with --keep-secrets, credentials."""
     fd = os.open(path, flags, 0o600)
@@ -121,7 +155,10 @@ class HarWriter:
     complete entry so that it stays readable.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, redact: bool = True, max_body: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, redact: bool = True, max_body: int | None = None,
+                 resume: bool = False) -> None:
+        """With *resume*, go on writing a file an earlier writer left unfinished (its process was
+        killed): the entries and pages on disk are kept, a half-written last one is cut off."""
         self.path = Path(path)
         self.redact = redact
         self.max_body = max_body
@@ -131,12 +168,19 @@ class HarWriter:
         self.error: str | None = None
         self._tracker = PageTracker()
         self._pages_path = self.path.with_name(self.path.name + ".pages.tmp")
-        self._file: IO[str] = open(self.path, "w", encoding="utf-8", opener=_private)
-        self._pages: IO[str] = open(self._pages_path, "w+", encoding="utf-8", opener=_private)
-        creator = {"name": "proxylens", "version": __version__}
-        head = json.dumps({"version": HAR_VERSION, "creator": creator})[:-1]
-        self._file.write('{"log": ' + head + ', "entries": [\n')
-        self._file.flush()
+        if resume and self.path.exists():
+            self.entries = _cut_to_last_complete_line(self.path, skip_first=True)
+            self.pages = _cut_to_last_complete_line(self._pages_path) if self._pages_path.exists() else 0
+            self._tracker.continue_after(self.pages)
+            self._file: IO[str] = open(self.path, "a", encoding="utf-8", opener=_private)
+            self._pages: IO[str] = open(self._pages_path, "a+", encoding="utf-8", opener=_private)
+        else:
+            self._file = open(self.path, "w", encoding="utf-8", opener=_private)
+            self._pages = open(self._pages_path, "w+", encoding="utf-8", opener=_private)
+            creator = {"name": "proxylens", "version": __version__}
+            head = json.dumps({"version": HAR_VERSION, "creator": creator})[:-1]
+            self._file.write('{"log": ' + head + ', "entries": [\n')
+            self._file.flush()
         self._good_size = self._file.tell()
         self.closed = False
 
@@ -151,6 +195,7 @@ class HarWriter:
                     page["title"] = redact_url(page["title"])
                 # the page first: an entry that fails below must not leave later pagerefs dangling
                 self._pages.write(("" if self.pages == 0 else ",\n") + _dumps(page))
+                self._pages.flush()  # on disk before any entry names it, should this process be killed
                 self.pages += 1
             entry = har_entry(result, redact=self.redact, pageref=pageref, max_body=self.max_body)
             line = _utf8(_dumps(entry))

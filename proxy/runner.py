@@ -5,8 +5,9 @@ Start-up: the worker starts first and loads every analyzer (so a broken
 mitmproxy starts with the Bridge addon. Shutdown on SIGINT/SIGTERM: stop
 listening, give the exchanges in flight a moment to finish, record the rest
 as errors, tell the worker to drain and finalize the HAR, print the summary.
-The worker is watched throughout: if it dies, the proxy says so and stops
-(exit 3) instead of proxying traffic that nobody records.
+The worker is watched throughout: if it dies, the proxy says so, keeps
+serving and starts another, which goes on with the same HAR (supervisor.py);
+only a worker that keeps dying stops the proxy (exit 3).
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import io
 import ipaddress
-import multiprocessing
-import queue
 import signal
 import sys
 from collections.abc import Callable
@@ -26,7 +25,8 @@ from addons import AnalysisOptions
 from .display import DisplayConfig
 from .gate import GateConfig
 from .snapshot import BodyCapture
-from .worker import Notice, Started, WorkerConfig, worker_main
+from .supervisor import MAX_RESTARTS, Supervisor, spawn
+from .worker import Started, WorkerConfig
 
 EXIT_OK, EXIT_POLICY, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 GRACE_SECONDS = 3.0
@@ -88,27 +88,12 @@ def err(message: str) -> None:
     messages.write(f"proxylens: {message}\n")
 
 
-def _forward_to(inbox: multiprocessing.Queue, worker: multiprocessing.Process) -> Callable[[str], None]:
+def _forward_to(supervisor: Supervisor) -> Callable[[str], None]:
     def forward(line: str) -> None:
-        if worker.is_alive():
-            inbox.put(Notice(line))
-        else:  # nobody would print it
+        if not supervisor.notice(line):  # no worker right now to print it
             print(line, file=sys.stderr, flush=True)
 
     return forward
-
-
-def _receive(outbox: multiprocessing.Queue, worker: multiprocessing.Process) -> tuple[str, object]:
-    """The worker's next message, or ("dead", exit code) if it died first."""
-    while True:
-        try:
-            return outbox.get(timeout=0.5)
-        except queue.Empty:
-            if not worker.is_alive():
-                try:  # it may have said something just before exiting
-                    return outbox.get(timeout=0.5)
-                except queue.Empty:
-                    return "dead", worker.exitcode
 
 
 def run_proxy(config: ProxyConfig) -> int:
@@ -123,38 +108,27 @@ def run_proxy(config: ProxyConfig) -> int:
         err(f"warning: {warning}")
     if created:
         err(f"created a new CA for this installation: {authority.subject}")
-    mp = multiprocessing.get_context("spawn")
-    inbox: multiprocessing.Queue = mp.Queue()
-    outbox: multiprocessing.Queue = mp.Queue()
-    processed = mp.RawValue("Q", 0)  # exchanges the worker has finished: the bridge's backlog gauge
     worker_config = WorkerConfig(har_path=config.har, redact=config.redact, display=config.display,
                                  scripts=config.scripts, checks=config.checks, packs=config.packs,
                                  max_body=None if config.capture.mode == "all" else config.capture.max_bytes,
                                  analysis=config.analysis, gate=config.gate)
-    worker = mp.Process(target=worker_main, args=(worker_config, inbox, outbox, processed),
-                        name="proxylens-analysis")
-    worker.start()
-    kind, payload = _receive(outbox, worker)
+    worker, kind, payload = spawn(worker_config)
     if kind != "ready":
-        worker.join(5)
+        worker.process.join(5)
         err(f"error: {payload}" if kind == "error" else f"error: the analysis worker exited during start-up "
             f"(exit code {payload})")
         return EXIT_USAGE
     code = EXIT_INTERNAL
     child = ChildExit()
+    supervisor = Supervisor(worker_config, worker)
     try:
-        code = asyncio.run(_serve(config, authority, inbox, worker, processed, child))
+        code = asyncio.run(_serve(config, authority, supervisor, child))
     except Exception as exc:
         err(f"internal error: {type(exc).__name__}: {exc}")
         code = EXIT_INTERNAL
     finally:
         messages.to_worker = None  # the live view is about to stop: messages go to stderr again
-        if worker.is_alive():
-            inbox.put(None)
-        else:
-            inbox.cancel_join_thread()
-        kind, payload = _receive(outbox, worker)
-        worker.join(10)
+        kind, payload = supervisor.finish()
         if kind == "done":
             print(payload["summary"], flush=True)
             skipped = config.command and not child.started  # nothing ran: a verdict would mislead
@@ -172,6 +146,12 @@ def run_proxy(config: ProxyConfig) -> int:
                 sys.stdout.write("\x1b[?25h\n")
             err(f"the analysis worker died (exit code {payload}); the HAR and the summary are incomplete")
             code = EXIT_INTERNAL
+        if supervisor.restarts:
+            err(f"the analysis worker was restarted {supervisor.restarts} time(s); "
+                + (f"{supervisor.dropped} exchange(s) it died on are not in the HAR"
+                   if supervisor.dropped else "every exchange is in the HAR and the summary"))
+            if supervisor.dropped and code == EXIT_OK:
+                code = EXIT_INTERNAL
     # In `run`, a command that failed decides the exit code: the suite's own failure comes first.
     if child.code:
         return child.code
@@ -184,7 +164,7 @@ class ChildExit:
     started: bool = False
 
 
-async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child: ChildExit) -> int:
+async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: ChildExit) -> int:
     from mitmproxy import options
     from mitmproxy.addons.errorcheck import ErrorCheckHandler
     from mitmproxy.addons.termlog import TermLog
@@ -207,7 +187,7 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
     master.addons.remove(errorcheck)
     startup_errors = ErrorCheckHandler()
     startup_errors.install()
-    bridge = Bridge(inbox, config.capture, processed)
+    bridge = Bridge(supervisor, config.capture, supervisor)
     _quiet_cancellations(loop, bridge)
     master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), bridge)
     if authority.name_rules is not None:
@@ -256,20 +236,36 @@ async def _serve(config: ProxyConfig, authority, inbox, worker, processed, child
         _announce(config, proxyserver.listen_addrs(), authority)
         if config.display.mode == "live":
             host, port, *_ = proxyserver.listen_addrs()[0]
-            inbox.put(Started(f"{_address(host, port)} ({config.mode})",
-                              "trust the CA: proxylens certs trust-help"))
-            messages.to_worker = _forward_to(inbox, worker)
+            supervisor.started(Started(f"{_address(host, port)} ({config.mode})",
+                                       "trust the CA: proxylens certs trust-help"))
+            messages.to_worker = _forward_to(supervisor)
 
         worker_died = False
 
         async def watch_worker() -> None:
             nonlocal worker_died
-            while worker.is_alive():
-                await asyncio.sleep(0.5)
-            worker_died = True
-            err(f"error: the analysis worker died (exit code {worker.exitcode}); stopping, since nothing "
-                "would be recorded")
-            stop.set()
+            while True:
+                while supervisor.worker.alive():
+                    await asyncio.sleep(0.5)
+                exitcode = supervisor.worker.process.exitcode
+                if supervisor.restarts >= MAX_RESTARTS:
+                    worker_died = True
+                    err(f"error: the analysis worker died again (exit code {exitcode}), after {MAX_RESTARTS} "
+                        "restarts; stopping, since nothing would be recorded. Please report this as a bug.")
+                    stop.set()
+                    return
+                fate = supervisor.died()
+                err(f"error: the analysis worker died (exit code {exitcode}); restarting it, and the proxy "
+                    f"keeps serving: {fate}; the HAR goes on where it stopped")
+                worker, kind, payload = await asyncio.to_thread(supervisor.restart)
+                if kind != "ready":
+                    worker_died = True
+                    err(f"error: the analysis worker could not be restarted ({payload}); stopping")
+                    supervisor.worker = worker
+                    stop.set()
+                    return
+                resent = supervisor.adopt(worker)
+                err(f"the analysis worker is back; {resent} exchange(s) sent to it again")
 
         watcher = asyncio.create_task(watch_worker())
         if config.command and stop.is_set():

@@ -54,6 +54,15 @@ class WorkerConfig:
     max_body: int | None = 1024 * 1024  # cap on decoded bodies in the HAR; None keeps them whole
     analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
     gate: GateConfig | None = None  # judge against a policy and write reports
+    resume: bool = False  # a restarted worker: go on with the HAR its predecessor left, and count it in
+
+
+@dataclass(frozen=True)
+class Unanalyzed:
+    """An exchange an earlier worker died on twice: record it without running the analyzers again."""
+
+    exchange: object
+    reason: str
 
 
 def warn(message: str) -> None:
@@ -97,10 +106,31 @@ class Sink:
 
         self.config = config
         self.tally = Tally(redact=config.redact)
-        self.har = (HarWriter(config.har_path, redact=config.redact, max_body=config.max_body)
+        self.har = (HarWriter(config.har_path, redact=config.redact, max_body=config.max_body, resume=config.resume)
                     if config.har_path else None)
         self.console = ConsoleOutput(config.display, redact=config.redact)
         self.gate = Gate(config.gate) if config.gate is not None else None
+
+    def recover(self) -> int:
+        """Count the exchanges a dead predecessor recorded into the summary and the policy verdict,
+        from the findings its HAR entries carry, so that a restart loses none of them."""
+        from .findings import Finding
+        from .har_reader import HarError, exchange_from_har, iter_entries
+
+        if self.har is None:
+            return 0
+        recovered = 0
+        try:
+            for entry in iter_entries(str(self.har.path)):
+                stored = (entry.data.get("_proxylens") or {}).get("findings") or []
+                result = Result(exchange_from_har(entry), findings=[Finding.model_validate(f) for f in stored])
+                self.tally.add(result)
+                if self.gate is not None:
+                    self.gate.add(result)
+                recovered += 1
+        except HarError:
+            pass  # the file is unfinished by design: it ends after the last complete entry
+        return recovered
 
     def add(self, result: Result) -> None:
         self.tally.add(result)
@@ -144,6 +174,14 @@ def process(pipeline: Pipeline, sink: Sink, exchange) -> None:
         traceback.print_exc()
 
 
+def record_unanalyzed(sink: Sink, item: Unanalyzed) -> None:
+    from .findings import ANALYZER_ERROR
+
+    finding = ANALYZER_ERROR.finding(f"not analyzed: {item.reason}"[:300], subject="analysis worker",
+                                     evidence={"analyzer": "*", "exception": "WorkerDied", "message": item.reason})
+    sink.add(Result(item.exchange, findings=[finding]))
+
+
 def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: multiprocessing.Queue,
                 processed=None) -> None:
     # Ctrl-C in a terminal signals the whole process group; the proxy process
@@ -156,6 +194,8 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
         sink = Sink(config)
         if sink.gate is not None:
             sink.gate.check_rules()
+        if config.resume:
+            sink.recover()
     except BaseException as exc:  # a script may even call sys.exit(): report it, never hang the proxy
         outbox.put(("error", str(exc) if isinstance(exc, (ScriptError, OSError, PolicyError, DisplayError)) else
                     f"{type(exc).__name__}: {exc}"))
@@ -179,7 +219,10 @@ def worker_main(config: WorkerConfig, inbox: multiprocessing.Queue, outbox: mult
                 sink.console.notice(item.text)
                 continue
             for exchange in item if isinstance(item, list) else (item,):
-                process(pipeline, sink, exchange)
+                if isinstance(exchange, Unanalyzed):
+                    record_unanalyzed(sink, exchange)
+                else:
+                    process(pipeline, sink, exchange)
                 if processed is not None:
                     processed.value += 1
     finally:

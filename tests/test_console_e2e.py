@@ -650,15 +650,25 @@ def _analysis_worker(pid: int) -> int:
     raise AssertionError(f"no analysis worker under {pid}")
 
 
-def test_a_killed_worker_during_the_live_view_is_reported_and_the_cursor_comes_back(terminal, web):
-    term = terminal()
+def test_a_killed_worker_during_the_live_view_is_replaced_and_the_view_comes_back(terminal, web, tmp_path):
+    har = tmp_path / "killed.har"
+    term = terminal("--har", str(har))
     term.wait_for("exchanges 0 ")
     with client(term) as c:
-        c.get(web.url("/status/200"))
-    term.wait_for("exchanges 1 ")
-    os.kill(_analysis_worker(term.child.pid), signal.SIGKILL)
-    assert term.wait_exit() == 3  # internal error: nothing would record the traffic
+        c.get(web.url("/status/200?before"))
+        term.wait_for("exchanges 1 ")
+        first = _analysis_worker(term.child.pid)
+        os.kill(first, signal.SIGKILL)
+        term.wait_for("the analysis worker is back", timeout=60)  # the new worker's view shows the proxy's note
+        assert c.get(web.url("/status/200?after")).status_code == 200
+        term.wait_for("/status/200?after", timeout=30)
+    assert _analysis_worker(term.child.pid) != first
+    term.ctrl_c()
+    assert term.wait_exit() == 0
     raw = bytes(term.raw)
-    assert b"the analysis worker died" in raw
-    # rich hid the cursor while drawing; the proxy shows it again, after the last hide.
+    assert b"the analysis worker died (exit code -9); restarting it" in raw
+    seen = "\n".join(term.history_lines())
+    assert "proxylens: 2 exchanges (0 without response)" in seen  # the dead worker's exchange is counted in
+    assert sorted(har_urls(har)) == [web.url("/status/200?after"), web.url("/status/200?before")]
+    # rich hid the cursor while drawing; it is shown again at the end.
     assert raw.rfind(b"\x1b[?25h") > raw.rfind(b"\x1b[?25l") >= 0

@@ -65,24 +65,6 @@ def test_a_flow_that_cannot_be_snapshotted_does_not_break_the_hook(caplog):
     assert not sent and "could not record" in caplog.text
 
 
-def test_a_dying_worker_stops_the_proxy_with_exit_3(start_proxy, http_origin, tmp_path):
-    script = tmp_path / "killer.py"
-    script.write_text(
-        "import os\n"
-        "from proxy.analyzer import analyzer\n"
-        "@analyzer('killer')\n"
-        "def killer(exchange, session):\n"
-        "    if 'die' in exchange.request.url:\n"
-        "        os._exit(9)\n"
-    )
-    proxy = start_proxy("-s", str(script))
-    with httpx.Client(proxy=proxy.url, trust_env=False, timeout=30) as c:
-        c.get(http_origin.url("/echo?die=1"))
-    assert proxy.proc.wait(30) == 3
-    proxy.stop()
-    assert "analysis worker died" in proxy.stderr
-
-
 def test_a_script_that_exits_while_loading_is_a_clear_error(tmp_path):
     script = tmp_path / "quits.py"
     script.write_text("import sys\nsys.exit(0)\n")
