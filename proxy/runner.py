@@ -172,6 +172,7 @@ async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: 
 
     from .bridge import Bridge
     from .ca_scope import CaScope
+    from .field_sanitizer import FieldSanitizer
     from .upstream_timeout import UpstreamTimeout
 
     loop = asyncio.get_running_loop()
@@ -189,7 +190,7 @@ async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: 
     startup_errors.install()
     bridge = Bridge(supervisor, config.capture, supervisor)
     _quiet_cancellations(loop, bridge)
-    master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), bridge)
+    master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), FieldSanitizer(), bridge)
     if authority.name_rules is not None:
         master.addons.add(CaScope(authority.name_rules, say=err))
     try:
