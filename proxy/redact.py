@@ -136,6 +136,8 @@ _JWT = re.compile(
 
 def redact_jwts(text: str) -> str:
     """Replace the signature of every JWT in *text*, keeping header and claims."""
+    if "eyJ" not in text:  # every JWT starts so (base64url of '{"'): most text is spared the regex scan
+        return text
     return _JWT.sub(lambda m: m.group(1) + REDACTED, text)
 
 
@@ -366,13 +368,18 @@ def _redact_multipart(text: str, boundary: str) -> str:
 
 
 _URL_IN_TEXT = re.compile(r"""\b(?:https?|wss?)://[^\s"'<>]+""", re.IGNORECASE)
+# A relative reference with a query or fragment ("/callback?access_token=...", "?code=..." or
+# "#access_token=..." in a Location header), where it starts a value or follows a space or quote.
+_RELATIVE_IN_TEXT = re.compile(r"""(?:(?<=^)|(?<=[\s"'(=]))(?:/|\.\.?/)?[^\s"'<>:]*[?#][^\s"'<>]*=[^\s"'<>]*""")
 
 
 def redact_text(text: str) -> str:
-    """Free text (summaries, error messages, log lines): URLs anywhere in it
-    lose their secret parameters, JWTs their signatures."""
+    """Free text (summaries, error messages, log lines): URLs anywhere in it, absolute or
+    relative, lose their secret parameters, JWTs their signatures."""
     if "://" in text:
         text = _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    if "=" in text and ("?" in text or "#" in text):
+        text = _RELATIVE_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
     return redact_jwts(text)
 
 

@@ -17,6 +17,7 @@ from proxy.redact import (
     redact_header,
     redact_jwts,
     redact_query_pairs,
+    redact_text,
     redact_url,
 )
 
@@ -385,7 +386,7 @@ def test_broken_json_still_loses_recognizable_secrets() -> None:
 
 
 def test_redact_text_finds_urls_and_jwts_anywhere() -> None:
-    from proxy.redact import redact_text
+
 
     text = f"loop at https://a.test/cb?code=SEKRIT&state=ok (token {JWT}) and http://b.test/?page=2"
     assert redact_text(text) == (
@@ -555,3 +556,18 @@ def test_secret_header_values_never_survive(a: str, b: str, scheme: str) -> None
     ]
     for out in outs:
         assert a not in out and b not in out, out
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("/callback?access_token=abc123&x=1", "/callback?access_token=[redacted]&x=1"),
+    ("Location /cb?code=1&token=sekrit is relative", "Location /cb?code=[redacted]&token=[redacted] is relative"),
+    ('redirect to "?id_token=zzz"', 'redirect to "?id_token=[redacted]"'),
+    ("#access_token=abc", "#access_token=[redacted]"),
+    ("../x?password=p", "../x?password=[redacted]"),
+    ("ratio=1?no", "ratio=1?no"),
+    ("plain text a=b", "plain text a=b"),
+])
+def test_relative_references_in_free_text_lose_their_secrets(text, expected):
+    """A relative Location quoted in a finding's summary or evidence leaked its token."""
+    assert redact_text(text) == expected
+    assert redact_text(expected) == expected  # idempotent
