@@ -57,7 +57,7 @@ def _item(text: str) -> str:
 def _members(cls: type) -> list[str]:
     lines = []
     if dataclasses.is_dataclass(cls):
-        lines.append(f"Fields: {', '.join(f.name for f in dataclasses.fields(cls))}.\n")
+        lines.append(f"Fields: {', '.join(f.name for f in dataclasses.fields(cls) if not f.name.startswith('_'))}.\n")
     elif hasattr(cls, "model_fields"):  # pydantic
         lines.append(f"Fields: {', '.join(cls.model_fields)}.\n")
     for name, member in vars(cls).items():

@@ -37,6 +37,7 @@ class Pipeline:
 
     def run(self, exchange: Exchange) -> Result:
         result = Result(exchange)
+        by_analyzer: list[tuple[Analyzer, list[Finding]]] = []
         self.session.now = exchange.timings.started
         for analyzer in self.analyzers:
             try:
@@ -45,14 +46,27 @@ class Pipeline:
                 self._failure(result, analyzer, exc)
                 continue
             if analysis.facts is not None:
-                try:  # facts go into HAR files and JSON reports: they must be JSON
-                    json.dumps(analysis.facts, allow_nan=False)
-                except (TypeError, ValueError) as exc:
-                    self._failure(result, analyzer, TypeError(f"facts are not JSON: {exc}"))
-                    continue
                 result.facts[analyzer.name] = analysis.facts
             result.findings.extend(analysis.findings)
+            by_analyzer.append((analyzer, analysis.findings))
+        try:  # facts go into HAR files and JSON reports: they must be JSON (one check for all: cheaper)
+            json.dumps(result.facts, allow_nan=False)
+        except (TypeError, ValueError):
+            self._drop_bad_facts(result, by_analyzer)
         return result
+
+    def _drop_bad_facts(self, result: Result, by_analyzer: list[tuple[Analyzer, list[Finding]]]) -> None:
+        """An analyzer whose facts are not JSON failed: its facts and findings give way to its error."""
+        for analyzer, findings in by_analyzer:
+            if analyzer.name not in result.facts:
+                continue
+            try:
+                json.dumps(result.facts[analyzer.name], allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                del result.facts[analyzer.name]
+                dropped = {id(f) for f in findings}
+                result.findings[:] = [f for f in result.findings if id(f) not in dropped]
+                self._failure(result, analyzer, TypeError(f"facts are not JSON: {exc}"))
 
 
     def _failure(self, result: Result, analyzer: Analyzer, exc: Exception) -> None:
