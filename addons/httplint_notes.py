@@ -86,14 +86,24 @@ def _plain(text: str) -> str:
     return _DIRECTIVE.sub(lambda m: f"*{m.group(1).replace('_', ' ')}*", text).strip()
 
 
-@lru_cache(maxsize=64)
+_SUMMARIES: dict[int, tuple[Note, str | None]] = {}  # id(note) -> (note, text); the note kept alive with it
+
+
 def _summary(note: Note) -> str | None:
-    """The note's summary text, made once per note (by identity): the analyzers that share a lint run
-    both ask, and httplint formats durations through babel, a tenth of the lint's cost."""
+    """The note's summary text, made once per note: the analyzers that share a lint run both ask, and
+    httplint formats durations through babel, a tenth of the lint's cost. Notes are not hashable, so
+    they are remembered by identity, each kept alive by its entry so that its id is not reused."""
+    cached = _SUMMARIES.get(id(note))
+    if cached is not None and cached[0] is note:
+        return cached[1]
     try:
-        return str(note.summary)
+        text: str | None = str(note.summary)
     except TypeError:  # a mistranslated template: the caller keeps the rule's own words
-        return None
+        text = None
+    if len(_SUMMARIES) >= 256:
+        _SUMMARIES.clear()
+    _SUMMARIES[id(note)] = (note, text)
+    return text
 
 
 def to_findings(notes: tuple[Note, ...], headers: Headers,
