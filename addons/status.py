@@ -329,6 +329,42 @@ def retry_after(value: str, now: float | None) -> tuple[bool, float | None]:
     return True, (max(0.0, when - now) if now else None)
 
 
+# h11's words for a body cut short: "(received 1000 bytes, expected 100000)".
+_RECEIVED = re.compile(r"\(received (\d{1,18}) bytes, expected (\d{1,18})\)")
+# The response head proxylens appends to the error of an exchange that failed after it (proxy/snapshot.py
+# PARTIAL_HEAD, not imported: checks run without mitmproxy). tests/test_status.py round-trips the two.
+PARTIAL_HEAD_RE = re.compile(r" \(the origin had sent its response head: (HTTP/[\w.]+) (\d{3})\b ?([^()]*)\)")
+
+
+def partial_response(exchange: Exchange) -> dict | None:
+    """What the origin had sent of a response that failed: its status line and, when known, how much of the
+    body. From the response itself when the client got its head (a streamed body, a browser's HAR), else from
+    the head proxylens appended to the error (proxy/snapshot.py PARTIAL_HEAD). None when no head had arrived."""
+    error, response = exchange.error, exchange.response
+    if error is None:
+        return None
+    received = _RECEIVED.search(error.message)
+    body = {"body_received": int(received[1]), "body_expected": int(received[2])} if received else {
+        "body_received": None, "body_expected": None}
+    if response is not None:
+        if body["body_received"] is None and response.body.size >= 0:
+            body["body_received"] = response.body.size
+        return {"code": response.status, "reason": response.reason, "http_version": response.http_version,
+                "client_got_head": True, **body}
+    head = PARTIAL_HEAD_RE.search(error.message)
+    if head is None:
+        return None
+    return {"code": int(head[2]), "reason": head[3], "http_version": head[1], "client_got_head": False, **body}
+
+
+def _partial_words(partial: dict) -> str:
+    words = f"{partial['http_version']} {partial['code']} {partial['reason']}".rstrip()
+    if partial["body_received"] is not None:
+        of = f" of {partial['body_expected']}" if partial["body_expected"] is not None else ""
+        words += f", {partial['body_received']}{of} body bytes"
+    return words + ("" if partial["client_got_head"] else "; the client never got this head")
+
+
 class StatusAnalyzer(Analyzer):
     name = "status"
 
@@ -339,8 +375,11 @@ class StatusAnalyzer(Analyzer):
         # pop, not get: fetching the target ends that chain's hop, so a later, unrelated request to the
         # same URL (say, the POST after a redirect to a login form) starts a new chain, not a false loop.
         chain: list[str] | None = chains.pop(url)
-        if exchange.response is None:
-            return self._no_response(exchange, chain)
+        if exchange.response is None or exchange.error is not None:
+            # A response cut short (an error beside it: a streamed body, or a HAR whose browser got the head)
+            # is judged by its error, not its status code: RFC 9112 section 8, a client "MUST record the message
+            # as incomplete".
+            return self._failed(exchange, chain)
         response = exchange.response
         code = response.status
         findings: list[Finding] = []
@@ -363,9 +402,9 @@ class StatusAnalyzer(Analyzer):
         }
         return Analysis(facts=facts, findings=findings)
 
-    # -- no response: who answered the client, and why ---------------------------------------------------------
+    # -- no (complete) response: who answered the client, and why ----------------------------------------------
 
-    def _no_response(self, exchange: Exchange, chain: list[str] | None) -> Analysis:
+    def _failed(self, exchange: Exchange, chain: list[str] | None) -> Analysis:
         error = exchange.error
         message = error.message if error else "no response"
         kind = error.kind if error else "other"
@@ -373,6 +412,7 @@ class StatusAnalyzer(Analyzer):
         if error is not None and error.unreachable:
             rule = R_UPSTREAM_UNREACHABLE
         answered = error.proxy_status if error else None
+        partial = partial_response(exchange)
         summary = rule.summary.rstrip(".")
         if not message.startswith("proxylens:"):  # proxylens's own messages repeat the summary
             summary += f": {message[:200]}"
@@ -380,13 +420,26 @@ class StatusAnalyzer(Analyzer):
             summary += f" (proxylens answered {answered}, not the origin)"
         evidence = {"error": message[:300], "error_kind": kind, "proxy_status": answered,
                     "host": exchange.request.host, "port": exchange.request.port}
+        if partial is not None:  # evidence holds scalars: the head and how much of the body, in words
+            evidence["partial_response"] = _partial_words(partial)
         if exchange.server_tls is not None and exchange.server_tls.verify_error:
             evidence["verify_error"] = exchange.server_tls.verify_error[:300]
         finding = rule.finding(summary, subject="response", evidence=evidence)
-        facts = {"code": None, "class": None, "meaning": "no response from the origin", "reason": None,
+        response = exchange.response  # the head the client did get, when the body was cut short
+        if partial is None:
+            meaning = "no response from the origin"
+        elif response is None:
+            meaning = "the exchange failed after the origin's response head, which the client never got"
+        else:
+            meaning = "the response was cut short: the client got its head and not all of its body"
+        facts = {"code": response.status if response else None,
+                 "class": CLASSES.get(response.status // 100, "unknown") if response else None,
+                 "meaning": meaning, "reason": response.reason if response else None,
                  "redirect_to": None, "chain": chain, "hops": len(chain) - 1 if chain else 0,
-                 "source": "proxylens" if answered else None,
-                 "error": {"kind": kind, "message": message, "proxy_answered": answered}, "intermediaries": None}
+                 "source": "proxylens" if answered else ("origin" if response else None),
+                 "error": {"kind": kind, "message": message, "proxy_answered": answered,
+                           "partial_response": partial},
+                 "intermediaries": None}
         # A failed client handshake never reached the HTTP layer: addons/tls.py explains it.
         return Analysis(facts=facts, findings=[] if kind == "client-tls" else [finding])
 

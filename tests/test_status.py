@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from addons.status import StatusAnalyzer
+from addons.status import MEANINGS, PARTIAL_HEAD_RE, StatusAnalyzer
 from proxy.findings import Severity, catalog
 from proxy.models import (
     Body,
@@ -359,7 +359,7 @@ def test_errored_exchange(kind, message, answered, rule, severity):
     [result] = run(failed(kind, message, answered, url="http://127.0.0.1:9/"))
     f = facts(result)
     assert (f["code"], f["class"], f["redirect_to"], f["reason"]) == (None, None, None, None)
-    assert f["error"] == {"kind": kind, "message": message, "proxy_answered": answered}
+    assert f["error"] == {"kind": kind, "message": message, "proxy_answered": answered, "partial_response": None}
     assert f["source"] == ("proxylens" if answered else None)
     assert rules(result) == [rule]
     finding = only(result, rule)
@@ -384,6 +384,62 @@ def test_no_response_without_error_object():
     finding = only(result, "status.no-response")
     assert finding.evidence["error_kind"] == "other"
     assert facts(result)["code"] is None and facts(result)["source"] is None
+
+
+# What proxy/snapshot.py records when the exchange failed after the origin's response head: no response (the
+# client never got that head) and the head appended to the error.
+CUT_SHORT = ("HTTP/1 protocol error: peer closed connection without sending complete message body (received 1000 "
+             "bytes, expected 100000) (the origin had sent its response head: HTTP/1.1 200 OK)")
+
+
+def test_a_failure_after_the_response_head_is_judged_by_its_error():
+    [result] = run(failed("protocol", CUT_SHORT, 502))
+    f = facts(result)
+    assert (f["code"], f["source"]) == (None, "proxylens")
+    assert f["meaning"] != MEANINGS[200] and "after the origin's response head" in f["meaning"]
+    partial = {"code": 200, "reason": "OK", "http_version": "HTTP/1.1", "client_got_head": False,
+               "body_received": 1000, "body_expected": 100000}
+    assert f["error"] == {"kind": "protocol", "message": CUT_SHORT, "proxy_answered": 502, "partial_response": partial}
+    assert rules(result) == ["status.upstream-protocol-error"]
+    assert only(result, "status.upstream-protocol-error").evidence["partial_response"] == (
+        "HTTP/1.1 200 OK, 1000 of 100000 body bytes; the client never got this head")
+
+
+def test_the_client_leaving_after_the_response_head_is_client_aborted():
+    message = "Client disconnected. (the origin had sent its response head: HTTP/2.0 404)"
+    [result] = run(failed("client", message))
+    f = facts(result)
+    assert (f["code"], f["source"], f["error"]["proxy_answered"]) == (None, None, None)
+    assert f["error"]["partial_response"] == {"code": 404, "reason": "", "http_version": "HTTP/2.0",
+                                              "client_got_head": False, "body_received": None, "body_expected": None}
+    assert rules(result) == ["status.client-aborted"]
+
+
+def test_a_response_with_an_error_beside_it_is_not_a_success():
+    """A response the client got the head of, then lost (a streamed body, or a browser's HAR: Chrome records
+    200 with _error net::ERR_CONTENT_LENGTH_MISMATCH): the verdict is the error, not "the request succeeded"."""
+    cut = exchange("https://e.com/big", 200, reason="OK", body=b"x" * 10,
+                   error=ExchangeError("net::ERR_CONTENT_LENGTH_MISMATCH", "protocol"))
+    [result] = run(cut)
+    f = facts(result)
+    assert (f["code"], f["class"], f["source"]) == (200, "successful", "origin")
+    assert f["meaning"] != MEANINGS[200]
+    assert f["error"]["kind"] == "protocol" and f["error"]["partial_response"]["client_got_head"] is True
+    assert f["error"]["partial_response"]["body_received"] == 10
+    assert rules(result) == ["status.upstream-protocol-error"]
+
+
+def test_the_partial_head_format_round_trips():
+    pytest.importorskip("mitmproxy")
+    from mitmproxy.test import tutils
+
+    from proxy.snapshot import PARTIAL_HEAD, _head_line
+
+    for reason in ("OK", "", "Not (quite) OK", "Bad\x00Gateway"):
+        response = tutils.tresp(status_code=502, reason=reason.encode())
+        match = PARTIAL_HEAD_RE.search("error" + PARTIAL_HEAD.format(_head_line(response)))
+        assert match is not None and (match[1], match[2]) == ("HTTP/1.1", "502"), reason
+        assert match[3] == reason.replace("(", "").replace(")", "").replace("\x00", ""), reason
 
 
 def test_errored_redirect_target_keeps_the_chain():
@@ -750,3 +806,161 @@ def test_notes_that_only_restate_the_meaning_are_dropped(code, request_headers, 
 def test_content_length_0_on_204_is_only_info():
     [result] = run(exchange("https://e.com/", 204, headers={"Content-Length": "0"}))
     assert only(result, "status.content-length-on-204").severity is Severity.INFO
+
+
+# -- live flows: which error, whose fault, what the client got (proxy/snapshot.py) ---------------------------------
+
+def _flow(error: str, *, response: bool = False, request_done: bool = True, client_open: bool = True,
+          server_started: bool = True):
+    """A mitmproxy flow as the ``error`` hook sees it."""
+    pytest.importorskip("mitmproxy")
+    from mitmproxy import flow as mflow
+    from mitmproxy.connection import ConnectionState
+    from mitmproxy.test import tflow
+
+    f = tflow.tflow(resp=response, err=mflow.Error(error))
+    if response:
+        f.response.timestamp_end = None  # the body never completed
+    if not request_done:
+        f.request.timestamp_end = None
+    if not client_open:
+        f.client_conn.state = ConnectionState.CLOSED
+    if not server_started:
+        f.server_conn.timestamp_start = f.server_conn.timestamp_tcp_setup = f.server_conn.timestamp_tls_setup = None
+    return f
+
+
+def _snapshot(flow):
+    from proxy.snapshot import BodyCapture, exchange_from_flow
+
+    return exchange_from_flow(flow, BodyCapture("all"))
+
+
+H11_CUT = "HTTP/1 protocol error: peer closed connection without sending complete message body"
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("Cannot parse HTTP response: Bad HTTP response line: b'HTTP/1.1 abc OK'", "protocol"),
+    ("Cannot parse HTTP response: Bad HTTP response line: b'garbage'", "protocol"),
+    ("Cannot parse HTTP response: Invalid header line: b'NoColonHere'", "protocol"),
+    ("unexpected server response: b'\\x00\\x01'", "protocol"),
+    ("server closed connection", "protocol"),
+    (f"{H11_CUT} (received 1000 bytes, expected 100000)", "protocol"),
+    ("Client disconnected.", "client"),
+    ("[Errno 111] Connect call failed ('127.0.0.1', 9)", "connect"),
+    ("Certificate verify failed: hostname mismatch", "tls"),
+    ("connection closed", "other"),  # alone it names no side and no layer: the flow's state decides
+])
+def test_classify_error(message, kind):
+    from proxy.snapshot import classify_error
+
+    assert classify_error(message) == kind
+
+
+SMUGGLING = "Received invalid header name b'X-A\\x00b' from server, refusing to prevent request smuggling attacks."
+NO_TLS_VERSION = "The remote server and mitmproxy cannot agree on a TLS version to use."
+REFUSED = "Cannot connect to e.com:443: [Errno 111] Connect call failed ('1.2.3.4', 443)"
+WRONG_MODE = "mitmproxy received an HTTP CONNECT request even though it is not running in regular/upstream mode."
+
+
+@pytest.mark.parametrize("message, kept", [
+    (f"{SMUGGLING} Disable the validate_inbound_headers option to skip this security check.", SMUGGLING),
+    (f"{NO_TLS_VERSION} You may need to adjust mitmproxy's tls_version_server_min option.", NO_TLS_VERSION),
+    ((f"{REFUSED} If you plan to redirect requests away from this server, consider setting `connection_strategy` "
+      "to `lazy` to suppress early connections."), REFUSED),
+    ((f"{WRONG_MODE} This usually indicates a misconfiguration, please see the mitmproxy mode documentation for "
+      "details."), WRONG_MODE),
+    ("Client disconnected.", "Client disconnected."),
+    ("Upstream said: try again later. Please retry.", "Upstream said: try again later. Please retry."),
+])
+def test_mitmproxy_advice_is_cut(message, kept):
+    from proxy.snapshot import without_mitmproxy_advice
+
+    assert without_mitmproxy_advice(message) == kept
+
+
+def test_an_upstream_cut_mid_body_is_an_error_without_a_response():
+    ex = _snapshot(_flow(f"{H11_CUT} (received 1000 bytes, expected 100000)", response=True))
+    assert ex.response is None  # the HAR's response.status is 0: the client got proxylens's 502, not the 200
+    assert (ex.error.kind, ex.error.proxy_status) == ("protocol", 502)
+    assert ex.error.message == (f"{H11_CUT} (received 1000 bytes, expected 100000) "
+                                "(the origin had sent its response head: HTTP/1.1 200 OK)")
+    [result] = run(ex)
+    assert facts(result)["error"]["partial_response"]["code"] == 200
+    assert rules(result) == ["status.upstream-protocol-error"]
+    assert ex.timings.receive > 0  # the partial body was coming in until the failure
+
+
+def test_a_refused_response_header_is_an_error_without_advice():
+    ex = _snapshot(_flow("Received invalid header name b'X-A\\x00b' from server, refusing to prevent request "
+                         "smuggling attacks. Disable the validate_inbound_headers option to skip this security check.",
+                         response=True))
+    assert ex.response is None and (ex.error.kind, ex.error.proxy_status) == ("protocol", 502)
+    assert "validate_inbound_headers" not in ex.error.message and "HTTP/1.1 200 OK" in ex.error.message
+
+
+def test_the_client_leaving_while_the_body_comes_in_is_client_aborted():
+    ex = _snapshot(_flow("Client disconnected.", response=True, client_open=False))
+    assert ex.response is None and (ex.error.kind, ex.error.proxy_status) == ("client", None)
+
+
+@pytest.mark.parametrize("server_started", [False, True], ids=["plain", "in-a-connect-tunnel"])
+def test_the_client_leaving_mid_request_body_is_the_clients_doing(server_started):
+    # h11 says "peer": here the peer is the client, since the request never completed
+    ex = _snapshot(_flow(f"{H11_CUT} (received 500 bytes, expected 100000)", request_done=False, client_open=False,
+                         server_started=server_started))
+    assert (ex.error.kind, ex.error.proxy_status) == ("client", None)
+    [result] = run(ex)
+    assert rules(result) == ["status.client-aborted"]
+
+
+def test_a_malformed_request_gets_400_and_a_malformed_request_body_nothing():
+    head = _snapshot(_flow("Received invalid header name b'X\\x00' from client, refusing to prevent request "
+                           "smuggling attacks.", request_done=False))
+    assert (head.error.kind, head.error.proxy_status) == ("protocol", 400)
+    # mitmproxy closes the client connection on a malformed body before the error hook: no answer
+    body = _snapshot(_flow("HTTP/1 protocol error: illegal chunk header", request_done=False, client_open=False))
+    assert (body.error.kind, body.error.proxy_status) == ("protocol", None)
+    # ... but its HTTP/1 reader answers 400 itself, then closes, when the body's length cannot be known
+    flow = _flow("Received multiple content-length headers: [b'0', b'5'] from client, refusing to prevent request "
+                 "smuggling attacks.", request_done=False, client_open=False)
+    flow.request.headers["Content-Length"] = "0"
+    flow.request.headers.add("Content-Length", "5")
+    answered = _snapshot(flow)
+    assert (answered.error.kind, answered.error.proxy_status) == ("protocol", 400)
+
+
+def test_an_upstream_closing_before_any_byte_is_a_protocol_error():
+    ex = _snapshot(_flow("server closed connection"))
+    assert ex.response is None and (ex.error.kind, ex.error.proxy_status) == ("protocol", 502)
+
+
+def test_an_upstream_closing_during_the_tls_handshake_is_a_tls_failure():
+    flow = _flow("connection closed")
+    sc = flow.server_conn
+    sc.tls, sc.timestamp_tls_setup, sc.error = True, None, "connection closed"  # TCP up, TLS never
+    ex = _snapshot(flow)
+    assert (ex.error.kind, ex.error.proxy_status) == ("tls", 502)
+    assert "TLS handshake" in ex.error.message and ex.error.message.endswith("connection closed")
+    [result] = run(ex)
+    assert rules(result) == ["status.upstream-tls-failed"]
+
+
+def test_a_refused_tcp_connection_to_an_https_origin_is_not_a_tls_failure():
+    message = "[Errno 111] Connect call failed ('127.0.0.1', 9)"
+    flow = _flow(message)
+    sc = flow.server_conn
+    sc.tls, sc.error = True, message
+    sc.timestamp_tcp_setup = sc.timestamp_tls_setup = None  # TCP never came up
+    ex = _snapshot(flow)
+    assert (ex.error.kind, ex.error.message) == ("connect", message)
+
+
+def test_a_streamed_response_cut_short_keeps_what_the_client_got():
+    flow = _flow(f"{H11_CUT} (received 1000 bytes, expected 100000)", response=True)
+    flow.response.stream = True  # an addon streamed it: the client got the head and part of the body
+    ex = _snapshot(flow)
+    assert ex.response is not None and ex.response.status == 200
+    assert (ex.error.kind, ex.error.proxy_status) == ("protocol", None)  # no error page after the origin's head
+    [result] = run(ex)
+    assert facts(result)["code"] == 200 and rules(result) == ["status.upstream-protocol-error"]
