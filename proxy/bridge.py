@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
 from mitmproxy import http, tls
@@ -86,8 +87,13 @@ class Bridge:
         # the exchange as an error carrying mitmproxy's message.
         if flow.error is not None:
             message = flow.error.msg
+        elif flow.response is not None and flow.response.status_code == 407:  # refused by --proxyauth
+            message = ("407 Proxy Authentication Required: the client sent no --proxyauth credentials, or wrong "
+                       "ones (RFC 9110 section 11.7.1)")
         elif flow.response is not None:
-            message = flow.response.get_text(strict=False) or f"CONNECT failed with {flow.response.status_code}"
+            # mitmproxy's error page is HTML: keep its words, not its markup
+            text = re.sub(r"<[^>]*>", " ", flow.response.get_text(strict=False) or "")
+            message = " ".join(text.split()) or f"CONNECT failed with {flow.response.status_code}"
         else:
             message = "CONNECT failed"
         message = without_mitmproxy_advice(message)

@@ -170,6 +170,7 @@ async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: 
     from mitmproxy.addons.termlog import TermLog
     from mitmproxy.tools.dump import DumpMaster
 
+    from .body_stream import LargeBodies, stream_limit
     from .bridge import Bridge
     from .ca_scope import CaScope
     from .field_sanitizer import FieldSanitizer
@@ -190,7 +191,8 @@ async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: 
     startup_errors.install()
     bridge = Bridge(supervisor, config.capture, supervisor)
     _quiet_cancellations(loop, bridge)
-    master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), FieldSanitizer(), bridge)
+    master.addons.add(termlog, UpstreamTimeout(config.upstream_timeout), FieldSanitizer(), LargeBodies(config.capture),
+                      bridge)
     if authority.name_rules is not None:
         master.addons.add(CaScope(authority.name_rules, say=err))
     try:
@@ -206,6 +208,8 @@ async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: 
         )
         if config.proxyauth:
             opts.update(proxyauth=config.proxyauth)
+        if stream_limit(config.capture) is not None:  # bodies above --max-body pass through, not buffered
+            opts.update(stream_large_bodies=stream_limit(config.capture))
 
         stop = asyncio.Event()
         command: list = []  # the running `run` command, once started
