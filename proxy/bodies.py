@@ -62,6 +62,9 @@ def _decode(data: bytes, coding: str, limit: int | None) -> tuple[bytes, bool]:
             raise ValueError(str(exc)) from None
         return (out[:limit], True) if limit and len(out) > limit else (out, False)
     out = encoding.decode(data, coding)  # br and combinations: whole, then cut
+    if not isinstance(out, bytes):
+        # mitmproxy's decode also knows text codecs ("Content-Encoding: utf-8" gives a str): not a content coding
+        raise ValueError(f"{coding!r} is not a content coding")
     return (out[:limit], True) if limit and len(out) > limit else (out, False)
 
 
@@ -84,11 +87,11 @@ def body_text(body: Body, headers: Headers, limit: int | None = None) -> BodyTex
     charset = charset_of(headers.get("content-type")) or "utf-8"
     try:
         text = data.decode(charset)
-    except (UnicodeDecodeError, LookupError):
+    except (ValueError, LookupError):  # undecodable, or a charset that is no text codec (idna, "undefined", NUL)
         if cut:  # the cut may have split a character
             try:
                 return BodyText(data.decode(charset, "ignore"), None, size, cut)
-            except LookupError:
+            except (ValueError, LookupError):
                 pass
         return BodyText(base64.b64encode(data).decode("ascii"), "base64", size, cut)
     return BodyText(text, None, size, cut)

@@ -139,13 +139,21 @@ def _redact_value(value: Any, key: str = "") -> Any:
     return value
 
 
+def _redact_as_any(text: str, headers: Headers) -> str:
+    """Redact the body as each media type its Content-Type field lines name: with the field repeated
+    ("", then a form type), joining them would name no type at all and leak the form's secrets."""
+    types = list(dict.fromkeys(v.strip() for v in headers.get_all("content-type") if v.strip())) or [""]
+    for mime in types:
+        text = R.redact_body(text, mime)
+    return text
+
+
 def _body(body: Body, headers: Headers, redact: bool, limit: int | None) -> BodyText:
     text = body_text(body, headers, limit)
     if not redact or text.text is None:
         return text
-    mime = headers.get("content-type") or ""
     if text.encoding is None:
-        return BodyText(R.redact_body(text.text, mime), None, text.size, text.cut)
+        return BodyText(_redact_as_any(text.text, headers), None, text.size, text.cut)
     if text.encoding == "base64":
         # Not decodable in its charset (a latin-1 form, a multipart upload with
         # a binary part): redact over latin-1, which maps bytes 1:1, so the
@@ -154,7 +162,7 @@ def _body(body: Body, headers: Headers, redact: bool, limit: int | None) -> Body
             raw = base64.b64decode(text.text).decode("latin-1")
         except ValueError:
             return text
-        redacted = R.redact_body(raw, mime)
+        redacted = _redact_as_any(raw, headers)
         if redacted != raw:
             return BodyText(base64.b64encode(redacted.encode("latin-1")).decode("ascii"), "base64", text.size,
                             text.cut)

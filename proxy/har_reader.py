@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -145,7 +146,7 @@ def _entries(path: str, parse: Any) -> Iterator[HarEntry]:
                         depth = 1
                     elif event != "end_array":
                         count += 1  # not an object: skipped, but it keeps its place in the numbering
-        except ijson.JSONError as exc:
+        except (ijson.JSONError, json.JSONDecodeError) as exc:  # the pure-Python backend raises the latter too
             if source.at_end and seen_entries and not finished:
                 raise HarTruncated(path, count, _detail(exc)) from exc
             where = f" after {_n_entries(count)}" if seen_entries else ""
@@ -212,7 +213,8 @@ def _request_body(req: dict) -> Body:
     if text is None and isinstance(post.get("params"), list):
         from urllib.parse import urlencode
 
-        text = urlencode([(p.get("name", ""), p.get("value", "")) for p in post["params"] if isinstance(p, dict)])
+        text = urlencode([(p.get("name", ""), p.get("value", "")) for p in post["params"] if isinstance(p, dict)],
+                         errors="surrogatepass")  # lone surrogates, as JavaScript writes them, must not crash
     if text is None:
         return Body(size=size)
     text = str(text)

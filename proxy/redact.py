@@ -196,8 +196,7 @@ def redact_url(url: str) -> str:
     # ("#access_token=...", or "#/callback?access_token=..." with hash routing).
     # Only "name=value" pieces with secret names change, so this is a no-op on
     # ordinary fragments.
-    head, fq, tail = fragment.rpartition("?")
-    fragment = head + fq + _redact_form(tail)
+    fragment = "?".join(_redact_form(piece) for piece in fragment.split("?"))
     return path + qmark + _redact_form(query) + hash_ + fragment
 
 
@@ -326,9 +325,21 @@ def _redact_json_members(text: str) -> str:
     return _JSON_MEMBER.sub(member, text)
 
 
+class _DuplicateKeys(ValueError):
+    pass
+
+
+def _without_duplicates(pairs: list[tuple[str, object]]) -> dict:
+    # json.loads keeps only the last of duplicate keys (RFC 8259 section 4 leaves them undefined):
+    # the document could not be written back without losing, or leaking, the others.
+    if len({k for k, _ in pairs}) != len(pairs):
+        raise _DuplicateKeys
+    return dict(pairs)
+
+
 def _redact_json_text(text: str) -> str:
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_without_duplicates)
         changed = _redact_json(data)
     except (ValueError, RecursionError):
         # Not JSON after all (or truncated at the capture limit): redact the
