@@ -60,6 +60,25 @@ def hey(url: str, proxy_port: int | None, ca: Path, seconds: float, clients: int
     return rps, p50, p99
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system) of *pid* itself and of its descendants (the analysis worker), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def own(p: int) -> float:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    def children(p: int) -> list[int]:
+        return [int(c) for t in Path(f"/proc/{p}/task").iterdir() for c in (t / "children").read_text().split()]
+
+    rest, todo = 0.0, children(pid)
+    while todo:
+        p = todo.pop()
+        rest += own(p)
+        todo += children(p)
+    return own(pid), rest
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
@@ -83,11 +102,14 @@ def main() -> None:
         }
         order = ["direct", "mitmdump", "proxylens", "proxylens", "mitmdump", "direct"]
         results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-        print(f"{'scheme':6} {'target':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}", flush=True)
+        cpu: dict[tuple[str, str], list[tuple[float, float]]] = {}  # CPU ms per request: proxy process, workers
+        print(f"{'scheme':6} {'target':10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req: proxy':>18} "
+              f"{'worker':>7}", flush=True)
         for scheme, server in servers.items():
             host = "localhost" if scheme == "https" else "127.0.0.1"
             url = f"{scheme}://{host}:{server.server_address[1]}/item"
             for target in order:
+                used = ""
                 if target == "direct":
                     measured = hey(url, None, certs.ca_pem, args.seconds, args.clients)
                 else:
@@ -95,11 +117,18 @@ def main() -> None:
                     proc = InTerminal(argv, env)
                     try:
                         hey(url, proc.port, ca, 1, args.clients)  # warm-up: connections, leaf certificate
+                        before = cpu_seconds(proc.proc.pid)
                         measured = hey(url, proc.port, ca, args.seconds, args.clients)
+                        after = cpu_seconds(proc.proc.pid)
+                        requests = measured[0] * args.seconds
+                        per = tuple((a - b) * 1000 / requests for a, b in zip(after, before))
+                        cpu.setdefault((scheme, target), []).append(per)
+                        used = f"{per[0]:18.3f} {per[1]:7.3f}"
                     finally:
                         proc.stop()
                 results.setdefault((scheme, target), []).append(measured)
-                print(f"{scheme:6} {target:10} {measured[0]:9.1f} {measured[1]:8.2f} {measured[2]:8.2f}", flush=True)
+                print(f"{scheme:6} {target:10} {measured[0]:9.1f} {measured[1]:8.2f} {measured[2]:8.2f} {used}",
+                      flush=True)
         print("\naverages (two runs each):")
         for scheme in servers:
             avg = {t: [sum(v[i] for v in results[(scheme, t)]) / 2 for i in range(3)] for t in ("direct", "mitmdump",
@@ -108,6 +137,11 @@ def main() -> None:
             print(f"{scheme}: proxylens {lens[0]:.0f} req/s = {lens[0] / mitm[0]:.2f} x mitmdump ({mitm[0]:.0f}); "
                   f"direct {direct[0]:.0f}. Added latency p50/p99: vs mitmdump {lens[1] - mitm[1]:+.2f}/"
                   f"{lens[2] - mitm[2]:+.2f} ms, vs direct {lens[1] - direct[1]:+.2f}/{lens[2] - direct[2]:+.2f} ms")
+            mitm_cpu, lens_cpu = ([sum(v[i] for v in cpu[(scheme, t)]) / 2 for i in range(2)]
+                                  for t in ("mitmdump", "proxylens"))
+            print(f"{scheme}: CPU per request: mitmdump {mitm_cpu[0]:.3f} ms; proxylens {lens_cpu[0]:.3f} ms in the "
+                  f"proxy process ({mitm_cpu[0] / lens_cpu[0]:.2f} x mitmdump's rate on one core) + {lens_cpu[1]:.3f} "
+                  f"ms in the analysis worker")
         for server in servers.values():
             server.shutdown()
 
