@@ -28,6 +28,7 @@ import pyte  # noqa: F401
 import pytest
 
 from tests.support.origin import Handler, Running
+from tests.support.proctree import analysis_worker
 from tests.support.proxyproc import PROXYLENS, proxylens_env
 from tests.support.terminal import ProxyTerminal, tty_env
 
@@ -640,16 +641,6 @@ def test_2000_requests_from_concurrent_clients_through_the_live_view_are_all_rec
     assert sorted(urls) == sorted(web.url(f"/status/200?n={i}") for i in range(total))
 
 
-def _analysis_worker(pid: int) -> int:
-    """The pid of proxylens's analysis worker: the spawned child that is not multiprocessing's resource tracker."""
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-            if b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
-                return int(child)
-    raise AssertionError(f"no analysis worker under {pid}")
-
-
 def test_a_killed_worker_during_the_live_view_is_replaced_and_the_view_comes_back(terminal, web, tmp_path):
     har = tmp_path / "killed.har"
     term = terminal("--har", str(har))
@@ -657,12 +648,12 @@ def test_a_killed_worker_during_the_live_view_is_replaced_and_the_view_comes_bac
     with client(term) as c:
         c.get(web.url("/status/200?before"))
         term.wait_for("exchanges 1 ")
-        first = _analysis_worker(term.child.pid)
+        first = analysis_worker(term.child.pid)
         os.kill(first, signal.SIGKILL)
         term.wait_for("the analysis worker is back", timeout=60)  # the new worker's view shows the proxy's note
         assert c.get(web.url("/status/200?after")).status_code == 200
         term.wait_for("/status/200?after", timeout=30)
-    assert _analysis_worker(term.child.pid) != first
+    assert analysis_worker(term.child.pid) != first
     term.ctrl_c()
     assert term.wait_exit() == 0
     raw = bytes(term.raw)

@@ -47,6 +47,7 @@ import pytest
 
 from tests.harschema import assert_valid_har
 from tests.support.origin import Origin
+from tests.support.proctree import descendants
 from tests.support.proxyproc import ProxyProcess
 from tests.support.tlscerts import make_origin_certs
 from tests.test_robustness import one_shot_origin
@@ -59,35 +60,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason=
 
 
 # -- helpers: memory of the proxy's process tree -----------------------------------------------------------------------
-
-def _descendants(pid: int) -> list[int]:
-    """*pid* and all its descendants (psutil when installed, else /proc)."""
-    try:
-        import psutil
-    except ImportError:
-        psutil = None
-    if psutil is not None:
-        try:
-            return [pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))]
-        except psutil.Error:
-            pass
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
-
 
 def _status_bytes(pid: int, field: str) -> int:
     try:
@@ -108,7 +80,7 @@ class ProcTree:
         self.base = 0
 
     def rss(self) -> int:
-        pids = _descendants(self.pid)
+        pids = descendants(self.pid)
         try:
             import psutil
         except ImportError:
@@ -122,7 +94,7 @@ class ProcTree:
         return total
 
     def peak(self) -> int:
-        return sum(_status_bytes(p, "VmHWM") for p in _descendants(self.pid))
+        return sum(_status_bytes(p, "VmHWM") for p in descendants(self.pid))
 
     def baseline(self) -> int:
         self.base = self.rss()

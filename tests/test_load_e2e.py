@@ -13,25 +13,13 @@ import shutil
 import subprocess
 import threading
 from collections import Counter
-from pathlib import Path
 
 from tests.harschema import assert_valid_har
+from tests.support.proctree import rss
 
 REQUESTS = int(os.environ.get("PROXYLENS_LOAD_REQUESTS", "100000"))
 # A leak guard, not the benchmark (bench/memory.py measures growth): 1.5 KB kept per exchange would break it.
 RSS_GROWTH_LIMIT = 150 * 1024 * 1024
-
-
-def tree_rss(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in bytes (from /proc)."""
-    total = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            total += int(line.split()[1]) * 1024
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += tree_rss(int(child))
-    return total
 
 
 def curl_requests(proxy_url: str, url_glob: str, parallel: int = 10) -> Counter:
@@ -47,13 +35,13 @@ def curl_requests(proxy_url: str, url_glob: str, parallel: int = 10) -> Counter:
 def test_every_one_of_100k_concurrent_requests_has_exactly_one_valid_har_entry(start_proxy, http_origin):
     proxy = start_proxy("--quiet")
     assert curl_requests(proxy.url, http_origin.url("/status/204?warmup=[1-200]")) == Counter({"204": 200})
-    baseline = tree_rss(proxy.proc.pid)
+    baseline = rss(proxy.proc.pid)
     peak = [baseline]
     stop = threading.Event()
 
     def sample() -> None:
         while not stop.wait(1.0):
-            peak[0] = max(peak[0], tree_rss(proxy.proc.pid))
+            peak[0] = max(peak[0], rss(proxy.proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

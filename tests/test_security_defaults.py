@@ -27,6 +27,7 @@ import pytest
 
 from tests.harschema import assert_valid_har
 from tests.support import proxyproc
+from tests.support.proctree import descendants
 from tests.support.proxyproc import ProxyProcess
 from tests.test_robustness import one_shot_origin
 
@@ -52,23 +53,6 @@ def client(proxy_url: str, ca: Path | None = None) -> httpx.Client:
 
 
 # -- the process tree's sockets, from /proc -----------------------------------------------------------------------------
-
-def _tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(children.get(p, []))
-    return out
-
 
 def _socket_inodes(pids: list[int]) -> dict[int, int]:
     inodes = {}
@@ -99,7 +83,7 @@ def _address(hex_address: str) -> tuple[str, int]:
 
 def sockets_of(pid: int) -> dict[str, list]:
     """Sockets held by *pid* and its descendants: TCP listeners, UDP sockets, listening unix sockets."""
-    inodes = _socket_inodes(_tree(pid))
+    inodes = _socket_inodes(descendants(pid))
     found: dict[str, list] = {"tcp_listen": [], "udp": [], "unix_listen": []}
     for table in ("tcp", "tcp6", "udp", "udp6"):
         for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
@@ -389,7 +373,7 @@ def test_the_proxy_and_its_children_listen_on_exactly_one_tcp_port_and_nothing_e
     with client(proxy.url, proxy.ca) as c:  # the worker, the TLS machinery and the HAR are all up
         assert c.get(http_origin.url("/echo")).status_code == 200
         assert c.get(https_origin.url("/echo")).status_code == 200
-    pids = _tree(proxy.proc.pid)
+    pids = descendants(proxy.proc.pid)
     assert len(pids) >= 2, "the proxy process and its analysis worker"
     found = sockets_of(proxy.proc.pid)
     assert [where[:3] for where in found["tcp_listen"]] == [("tcp", "127.0.0.1", proxy.port)], found
