@@ -113,7 +113,8 @@ def proxy_options(p: argparse.ArgumentParser, default_port: int) -> None:
     p.add_argument("--body-capture", choices=["none", "text", "all"], default="text",
                    help="bodies kept for the HAR: none, textual ones up to --max-body (default), or all")
     p.add_argument("--max-body", type=size, default="1m", metavar="SIZE",
-                   help="cap for textual bodies in the HAR (default 1m)")
+                   help="cap for textual bodies in the HAR (default 1m); larger bodies stream through the proxy "
+                        "instead of being held in memory, unless --body-capture all")
     p.add_argument("--ssl-insecure", action="store_true",
                    help="let traffic through to upstream servers a browser would refuse (bad certificates, "
                         "TLS 1.0/1.1, weak keys) so you can inspect them; every problem is still verified "
