@@ -262,11 +262,10 @@ async def _serve(config: ProxyConfig, authority, supervisor: Supervisor, child: 
                 fate = supervisor.died()
                 err(f"error: the analysis worker died (exit code {exitcode}); restarting it, and the proxy "
                     f"keeps serving: {fate}; the HAR goes on where it stopped")
-                worker, kind, payload = await asyncio.to_thread(supervisor.restart)
+                worker, kind, payload = await asyncio.wrap_future(supervisor.restart())
                 if kind != "ready":
                     worker_died = True
                     err(f"error: the analysis worker could not be restarted ({payload}); stopping")
-                    supervisor.worker = worker
                     stop.set()
                     return
                 resent = supervisor.adopt(worker)

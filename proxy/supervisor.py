@@ -20,8 +20,10 @@ dying is a bug to report, not one to hide.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import multiprocessing
 import queue
+import threading
 from collections import deque
 from dataclasses import dataclass, replace
 from typing import Any
@@ -92,6 +94,7 @@ class Supervisor:
         self._settled = 0  # how much of this worker's processed count has left _unsettled
         self._started: Started | None = None
         self._deaths_here = 0  # consecutive deaths without a finished exchange in between
+        self._restarting: concurrent.futures.Future | None = None  # the next worker, while it starts
         self._progress_at_death = -1
 
     @property
@@ -167,13 +170,29 @@ class Supervisor:
         self._deaths_here = 0
         return f"it died on {what} even without analysis: that exchange is left out of the HAR"
 
-    def restart(self) -> tuple[WorkerProcess, str, Any]:
-        """Start the next worker (blocking: call it off the event loop)."""
+    def restart(self) -> concurrent.futures.Future:
+        """Start the next worker in a thread; the future gives (worker, "ready" | "error" | "dead", detail).
+
+        The future is kept: if the proxy stops while the worker starts, finish() still adopts it, so
+        the exchanges waiting for it are recorded and no worker is left running that nobody ends
+        (multiprocessing would wait for it at exit, forever)."""
         self.restarts += 1
-        return spawn(replace(self.config, resume=True))
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()  # a cancelled waiter must not cancel the start itself
+
+        def start() -> None:
+            try:
+                future.set_result(spawn(replace(self.config, resume=True)))
+            except BaseException as exc:  # reported through the future
+                future.set_exception(exc)
+
+        threading.Thread(target=start, name="proxylens-restart", daemon=True).start()
+        self._restarting = future
+        return future
 
     def adopt(self, worker: WorkerProcess) -> int:
         """Make *worker* the current one and send it everything unfinished; on the event loop."""
+        self._restarting = None
         self.worker, self._processed, self._settled = worker, worker.processed, 0
         if self._started is not None:
             worker.inbox.put(self._started)
@@ -184,6 +203,14 @@ class Supervisor:
 
     def finish(self) -> tuple[str, Any]:
         """Ask the worker to finalize the HAR and summarize: ("done", summary) or ("dead", exit code)."""
+        if self.worker is not None and not self.worker.alive() and self.restarts < MAX_RESTARTS:
+            self.died()  # it died after the proxy last looked: what it had goes to a new worker
+            self.restart()
+        if self.worker is None and self._restarting is not None:  # stopped while a new worker started
+            worker, kind, payload = self._restarting.result()
+            if kind != "ready":
+                return "dead", payload
+            self.adopt(worker)
         if self.worker is None:
             return "dead", None
         self.flush()

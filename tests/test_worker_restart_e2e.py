@@ -145,7 +145,8 @@ def test_findings_recorded_before_a_death_still_fail_the_policy(tmp_path, origin
         proc = subprocess.run(
             [PROXYLENS, "run", "--listen-port", "0", "--har", str(har), "-s", str(script), "--",
              sys.executable, str(client), *urls],
-            env=proxylens_env(tmp_path / "home"), cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            env=proxylens_env(tmp_path / "home"), cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            check=False)
     finally:
         origin.close()
     assert marker.exists()
@@ -186,3 +187,40 @@ def test_a_resumed_har_writer_cuts_a_partial_entry_and_goes_on(tmp_path, cut):
     assert [e["request"]["url"] for e in har["log"]["entries"]] == [f"https://example.test/{i}" for i in range(4)]
     assert [p["id"] for p in har["log"]["pages"]] == ["page_1", "page_2", "page_3", "page_4"]
     assert {e["pageref"] for e in har["log"]["entries"]} == {"page_1", "page_2", "page_3", "page_4"}
+
+
+@pytest.mark.parametrize("pause", [0, 1.5], ids=["before-the-proxy-notices", "while-the-next-worker-starts"])
+def test_a_run_that_ends_just_after_the_worker_died_records_everything(tmp_path, http_origin, pause):
+    """The command ends right after the request that kills the worker: before the proxy has noticed the
+    death, or while the next worker is still starting (its check takes 3 s to load). Either way the proxy
+    starts or adopts that worker at shutdown, so the exchanges it was sent are recorded, and no orphaned
+    worker keeps the proxy from exiting (multiprocessing waits for its children at exit)."""
+    marker = tmp_path / "died-once"
+    script = tmp_path / "slow_restart.py"
+    script.write_text(
+        "import os, time\nfrom proxy import analyzer\n\n"
+        f"if os.path.exists({str(marker)!r}):\n    time.sleep(3)  # only the restarted worker loads slowly\n\n"
+        "@analyzer('killer')\ndef killer(exchange):\n"
+        f"    if 'die' in exchange.request.url and not os.path.exists({str(marker)!r}):\n"
+        f"        open({str(marker)!r}, 'w').close()\n        os._exit(9)\n    return []\n")
+    client = tmp_path / "client.py"
+    client.write_text("import sys, httpx\n"
+                      "with httpx.Client(timeout=30) as c:\n"
+                      "    for url in sys.argv[1:]:\n"
+                      "        assert c.get(url).status_code == 200, url\n"
+                      f"import time; time.sleep({pause})\n")
+    har = tmp_path / "run.har"
+    urls = [http_origin.url("/echo?first"), http_origin.url("/echo?die=1")]
+    proc = subprocess.run(
+        [PROXYLENS, "run", "--listen-port", "0", "--har", str(har), "-s", str(script), "--",
+         sys.executable, str(client), *urls],
+        env=proxylens_env(tmp_path / "home"), cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert marker.exists()
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    data = json.loads(har.read_text())
+    assert_valid_har(data)
+    assert sorted(entry_urls(data)) == sorted(urls)
+    assert "2 exchanges" in proc.stdout, proc.stdout
+    assert "restarted 1 time(s); no exchange was lost" in proc.stderr
+    if pause:  # the proxy noticed, started the next worker, and stopped before that worker was ready
+        assert "restarting it" in proc.stderr and "the analysis worker is back" not in proc.stderr, proc.stderr
