@@ -151,7 +151,7 @@ def test_findings_recorded_before_a_death_still_fail_the_policy(tmp_path, origin
         origin.close()
     assert marker.exists()
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "the analysis worker is back" in proc.stderr
+    assert "restarted 1 time(s); no exchange was lost" in proc.stderr
     assert FAILING_RULE in proc.stdout
     data = json.loads(har.read_text())
     assert_valid_har(data)
