@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from console import BIN, Hello  # the loopback origin handler (TCP_NODELAY) of bench/console.py
 
+from tests.support.proctree import rss as tree_rss
+
 MB = 1024 * 1024
 
 
@@ -46,19 +48,6 @@ class NoContent(Hello):
         self.send_response(204)
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-
-
-def tree_rss(pid: int) -> int:
-    """RSS of *pid* and its descendants, in bytes."""
-    try:
-        total = sum(int(line.split()[1]) * 1024 for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-                    if line.startswith("VmRSS:"))
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            for child in (task / "children").read_text().split():
-                total += tree_rss(int(child))
-    except (FileNotFoundError, ProcessLookupError):
-        return 0
-    return total
 
 
 class Sampler:

@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from console import BIN, Hello, InTerminal  # the same origin handler and pty runner as bench/console.py
 
+from tests.support.proctree import descendants
 from tests.support.tlscerts import make_origin_certs
 
 
@@ -68,15 +69,7 @@ def cpu_seconds(pid: int) -> tuple[float, float]:
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / tick
 
-    def children(p: int) -> list[int]:
-        return [int(c) for t in Path(f"/proc/{p}/task").iterdir() for c in (t / "children").read_text().split()]
-
-    rest, todo = 0.0, children(pid)
-    while todo:
-        p = todo.pop()
-        rest += own(p)
-        todo += children(p)
-    return own(pid), rest
+    return own(pid), sum(own(p) for p in descendants(pid)[1:])
 
 
 def main() -> None:

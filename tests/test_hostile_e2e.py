@@ -150,22 +150,14 @@ def har_entry(har: dict, url_end: str) -> dict:
     return found[0]
 
 
-class RawOrigin:
-    """A lenient loopback origin that records every byte it receives and counts the requests in them.
+class _Listener:
+    """A loopback TCP server that hands each connection to ``_serve`` in its own thread."""
 
-    Framing: Content-Length first, else chunked, else no body (what a typical
-    backend does); each request gets a 200 naming its path and the SHA-256 and
-    length of the body it received.
-    """
-
-    def __init__(self) -> None:
+    def __init__(self, backlog: int) -> None:
         self.server = socket.socket()
         self.server.bind(("127.0.0.1", 0))
-        self.server.listen(64)
+        self.server.listen(backlog)
         self.port = self.server.getsockname()[1]
-        self.requests: list[tuple[bytes, bytes]] = []  # (head, body)
-        self.received: list[bytearray] = []  # raw bytes, per connection
-        self.lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, path: str) -> str:
@@ -178,6 +170,27 @@ class RawOrigin:
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.server.close()
+
+
+class RawOrigin(_Listener):
+    """A lenient loopback origin that records every byte it receives and counts the requests in them.
+
+    Framing: Content-Length first, else chunked, else no body (what a typical
+    backend does); each request gets a 200 naming its path and the SHA-256 and
+    length of the body it received.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[bytes, bytes]] = []  # (head, body)
+        self.received: list[bytearray] = []  # raw bytes, per connection
+        self.lock = threading.Lock()
+        super().__init__(backlog=64)
 
     def _serve(self, conn: socket.socket) -> None:
         raw = bytearray()
@@ -239,25 +252,15 @@ class RawOrigin:
             except OSError:
                 return
 
-    def close(self) -> None:
-        self.server.close()
 
-
-class StreamOrigin:
+class StreamOrigin(_Listener):
     """Answers every request with *total* bytes of ASCII text (Content-Length), written 1 MiB at a time."""
 
     BLOCK = (b"proxylens hostile body 0123456789 abcdefghijklmnopqrstuvwxyz\n" * 20000)[:MB]
 
     def __init__(self, total: int) -> None:
         self.total = total
-        self.server = socket.socket()
-        self.server.bind(("127.0.0.1", 0))
-        self.server.listen(16)
-        self.port = self.server.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        super().__init__(backlog=16)
 
     def sha256(self) -> str:
         h = hashlib.sha256()
@@ -266,14 +269,6 @@ class StreamOrigin:
             h.update(self.BLOCK)
         h.update(self.BLOCK[:rest])
         return h.hexdigest()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
         with conn:
@@ -293,9 +288,6 @@ class StreamOrigin:
                     sent += n
             except OSError:
                 return
-
-    def close(self) -> None:
-        self.server.close()
 
 
 def download(proxy: ProxyProcess, url: str) -> tuple[int, str]:
